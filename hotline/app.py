@@ -1,0 +1,50 @@
+"""The Flask app factory. Importing this module connects to nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from hotline.bootstrap import Services, bootstrap
+from hotline.settings import Settings
+from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """Build the web app on the given services (tests) or on ones made from settings."""
+    services = services or bootstrap(settings)
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = services.settings.secret_key
+    app.extensions["hotline"] = services
+
+    from hotline import api, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    _register_errors(app)
+    if not app.debug:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    """Domain errors become clear 4xx answers; nothing ever shows a stack trace."""
+    codes: list[tuple[type[DomainError], int]] = [
+        (NotFound, 404),
+        (InvalidInput, 400),
+        (InvalidTransition, 409),
+    ]
+
+    def domain_error(exc: DomainError) -> tuple[Response, int]:
+        code = next((c for kind, c in codes if isinstance(exc, kind)), 400)
+        return jsonify(error=str(exc)), code
+
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=exc.description), exc.code or 500
+
+    app.register_error_handler(DomainError, domain_error)
+    app.register_error_handler(HTTPException, http_error)

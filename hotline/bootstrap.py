@@ -1,0 +1,129 @@
+"""The composition root: settings in, a bundle of ready services out.
+
+Web, worker, CLI and tests all build their services here, choosing the real or the
+embedded implementation of each outside system from configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from redis import Redis
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.ivr.flows import Flow, load_flows
+from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.settings import Settings
+from hotline.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
+from ticketing.unit_of_work import UnitOfWork
+
+Clock = Callable[[], datetime]
+
+FLOW_ACTIONS = frozenset({"create_case"})
+FLOW_CHECKS = frozenset({"location"})
+SEND_SMS_JOB = "hotline.jobs.send_sms"
+
+_current: Services | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    jobs: JobQueue
+    sms: SmsSender
+    flows: dict[str, Flow]
+    clock: Clock = utc_now
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work whose committed outbox rows are handed to the SMS job."""
+        return UnitOfWork(self.session_factory, partial(self.jobs.enqueue, "sms", SEND_SMS_JOB))
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the backend: SQLite gets a lock timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # pysqlite's own transaction handling breaks SAVEPOINT: take it over.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            # IMMEDIATE takes the write lock up front, so two threads never deadlock
+            # upgrading a read lock; the embedded default has little traffic to serialise.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sms_sender(settings: Settings) -> SmsSender:
+    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
+    number = settings.twilio_from_number
+    if not (sid and token and number):
+        return LogSmsSender()
+    client = twilio_client(sid, token, settings.twilio_api_base_url)
+    callback = f"{settings.public_base_url}/twilio/sms/status" if settings.public_base_url else None
+    return TwilioSmsSender(client, number, callback)
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    jobs: JobQueue | None = None,
+    sms: SmsSender | None = None,
+    clock: Clock = utc_now,
+) -> Services:
+    """Build every service; tests pass their own pieces for what they control."""
+    settings = settings or Settings.from_env()
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    engine = engine or make_engine(settings.database_url)
+    session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+    if jobs is None:
+        jobs = (
+            RqJobQueue(Redis.from_url(settings.redis_url))
+            if settings.redis_url
+            else InProcessJobQueue()
+        )
+    global _current
+    _current = Services(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        jobs=jobs,
+        sms=sms or _sms_sender(settings),
+        flows=load_flows(settings.flows_dir, FLOW_ACTIONS, FLOW_CHECKS),
+        clock=clock,
+    )
+    return _current
+
+
+def current_services() -> Services:
+    """The services this process built last (a worker's, a test's), else from the env.
+
+    Jobs run by name on rq workers and in-process alike, so they find their services
+    here rather than through arguments that would have to be serialised.
+    """
+    return _current or bootstrap()

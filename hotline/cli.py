@@ -1,0 +1,258 @@
+"""The `hotline` command: serve, migrate, load the demo city, simulate calls and SMS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from hotline import schema
+from hotline.bootstrap import Services, bootstrap
+from hotline.settings import Settings
+from hotline.simulator import FlaskTransport, HttpTransport, Simulator, SimulatorError
+from ticketing import seeding
+from ticketing.models import SmsDirection, SmsMessage
+
+log = logging.getLogger(__name__)
+
+
+@click.group()
+def main() -> None:
+    """City hotline and case ticketing (grid service management)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    settings = Settings.from_env()
+    bootstrap(settings)  # makes the var/ directory for the SQLite default
+    schema.upgrade(settings.database_url)
+    click.echo(f"schema up to date on {_safe_url(settings.database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.group()
+def demo() -> None:
+    """The demo city."""
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Load the category catalogue and the demo district (safe to run again)."""
+    _load_demo(bootstrap())
+
+
+def _load_demo(services: Services) -> None:
+    with services.uow() as uow:
+        seeding.load_catalogue(uow)
+    with services.uow() as uow:
+        summary = seeding.load_demo_city(uow)
+    click.echo(_describe(summary))
+
+
+def _describe(s: seeding.DemoSummary) -> str:
+    """What was loaded, then commands to paste: a first call and the member's replies."""
+    return "\n".join(
+        [
+            f"demo city: {s.regions} regions, {s.grids} grids, {s.staff} staff, "
+            f"{s.categories} categories, {s.departments} departments, {s.places} places",
+            f"try: grid {s.grid_code}, primary member {s.grid_member_name} {s.grid_member_phone}; "
+            f"community code {s.community_code}; a dispatcher {s.dispatcher_phone}",
+            "keypad path of a broken street light, in English: 2 (English), 1 (streets), "
+            f"1 (street light), then the grid code {s.grid_code}#",
+            f"  hotline simulate call --from +8613812345678 --press '2 1 1 {s.grid_code}#' "
+            "--record tests/fixtures/audio/street_light_en.wav",
+            f"  hotline outbox list --to {s.grid_member_phone}",
+            f"  hotline simulate sms --from {s.grid_member_phone} 'A <case number>'",
+            f"  hotline simulate sms --from {s.grid_member_phone} 'D <case number> bulb replaced'",
+        ]
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--demo/--no-demo", default=True, show_default=True, help="Load the demo city before serving."
+)
+def run(host: str, port: int, demo: bool) -> None:
+    """Serve the hotline (embedded: Werkzeug, threads, in-process jobs)."""
+    from hotline.app import create_app
+
+    settings = Settings.from_env()
+    schema.upgrade(settings.database_url)
+    services = bootstrap(settings)
+    if demo:
+        _load_demo(services)
+    _start_outbox_timer(services)
+    app = create_app(services=services)
+    click.echo(
+        f"hotline listening on http://{host}:{port}  (Twilio voice webhook: "
+        f"/twilio/voice/incoming, SMS: /twilio/sms/incoming)"
+    )
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _start_outbox_timer(services: Services, every: float = 60.0) -> None:
+    """In embedded mode nobody runs `hotline outbox drain` from cron: do it on a timer."""
+    from hotline import jobs
+
+    def tick() -> None:
+        try:
+            jobs.drain_outbox()
+        except Exception:
+            log.exception("outbox drain failed")
+        timer = threading.Timer(every, tick)
+        timer.daemon = True
+        timer.start()
+
+    first = threading.Timer(every, tick)
+    first.daemon = True
+    first.start()
+
+
+@main.command()
+def worker() -> None:
+    """Run an rq worker for the sms and default queues (needs REDIS_URL)."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from hotline.queue import QUEUE_NAMES, RqJobQueue
+
+    services = bootstrap()
+    if not isinstance(services.jobs, RqJobQueue):
+        raise click.ClickException("REDIS_URL is not set: jobs already run in-process")
+    Worker(list(QUEUE_NAMES), connection=services.jobs.redis, serializer=JSONSerializer).work(
+        with_scheduler=True
+    )
+
+
+@main.group()
+def outbox() -> None:
+    """SMS waiting or sent."""
+
+
+@outbox.command("list")
+@click.option("--to", "to_number", help="Only messages to this number.")
+@click.option("--limit", default=10, show_default=True)
+def outbox_list(to_number: str | None, limit: int) -> None:
+    """Show the newest outgoing SMS."""
+    services = bootstrap()
+    query = select(SmsMessage).where(SmsMessage.direction == SmsDirection.OUTBOUND)
+    if to_number:
+        query = query.where(SmsMessage.to_number == to_number)
+    with services.uow() as uow:
+        for message in uow.session.scalars(query.order_by(SmsMessage.id.desc()).limit(limit)):
+            click.echo(
+                f"#{message.id} {message.status.value:<9} to {message.to_number} "
+                f"({message.purpose}): {message.body}"
+            )
+
+
+@outbox.command("drain")
+def outbox_drain() -> None:
+    """Re-enqueue SMS still queued after a minute (for cron)."""
+    from hotline import jobs
+
+    bootstrap()
+    click.echo(f"re-enqueued {jobs.drain_outbox()} message(s)")
+
+
+def _simulator(url: str | None) -> Simulator:
+    settings = Settings.from_env()
+    recordings = Path(settings.database_url.removeprefix("sqlite:///")).parent
+    if url:
+        base = settings.public_base_url or url
+        return Simulator(
+            HttpTransport(url),
+            base,
+            settings.webhook_token,
+            recordings_dir=recordings / "recordings",
+        )
+    from hotline.app import create_app
+
+    app = create_app(settings)
+    base = settings.public_base_url or "http://localhost"
+    return Simulator(
+        FlaskTransport(app), base, settings.webhook_token, recordings_dir=recordings / "recordings"
+    )
+
+
+@main.group()
+def simulate() -> None:
+    """Play Twilio: place a call or send an SMS to the hotline's webhooks."""
+
+
+@simulate.command("call")
+@click.option("--from", "from_number", required=True, help="Caller ID, e.g. +8613912345678.")
+@click.option(
+    "--press",
+    multiple=True,
+    help="Keys for successive prompts; repeat or space-separate ('wait' = none).",
+)
+@click.option(
+    "--record",
+    "recording",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="WAV file the caller speaks at the recording prompt.",
+)
+@click.option("--url", help="A running server (default: the app in this process).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def simulate_call(
+    from_number: str, press: tuple[str, ...], recording: Path | None, url: str | None, as_json: bool
+) -> None:
+    """Place one simulated call."""
+    keys = [key for group in press for key in group.split()]
+    try:
+        result = _simulator(url).call(from_number, keys, recording)
+    except SimulatorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        return
+    for line in result.conversation:
+        click.echo(line)
+    case = result.as_json()
+    if case["case_number"]:
+        who = (case["assignee"] and f"{case['assignee']} ({case['assignee_phone']})") or (
+            f"department {case['department']}" if case["department"] else "agent triage"
+        )
+        click.echo(
+            f"\ncase {case['case_number']}: {case['category']} in grid "
+            f"{case['grid'] or '-'}, {case['status']}, assigned to {who}"
+        )
+    else:
+        click.echo("\nno case was created")
+
+
+@simulate.command("sms")
+@click.option("--from", "from_number", required=True)
+@click.option("--url", help="A running server (default: the app in this process).")
+@click.argument("text")
+def simulate_sms(from_number: str, url: str | None, text: str) -> None:
+    """Send one simulated SMS and print the hotline's reply."""
+    try:
+        reply = _simulator(url).sms(from_number, text)
+    except SimulatorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"reply: {reply}" if reply else "(no reply)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

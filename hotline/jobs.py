@@ -1,0 +1,42 @@
+"""Job entry points. Module-level, take ids, re-read what they need, safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from hotline.bootstrap import SEND_SMS_JOB, current_services
+from ticketing import services as cases
+
+log = logging.getLogger(__name__)
+
+
+def send_sms(message_id: int) -> None:
+    """Send one outbox message; raise on a provider error so rq records and retries it."""
+    services = current_services()
+    with services.uow() as uow:
+        outgoing = cases.claim_for_sending(uow, message_id, services.clock())
+    if outgoing is None:
+        log.info("SMS %s was already sent; nothing to do", message_id)
+        return
+    try:
+        result = services.sms.send(outgoing.to, outgoing.body)
+    except Exception as exc:
+        with services.uow() as uow:
+            cases.mark_send_failed(
+                uow, message_id, f"{type(exc).__name__}: {exc}", services.clock()
+            )
+        raise
+    with services.uow() as uow:
+        cases.mark_sent(uow, message_id, result.provider_sid, result.status, services.clock())
+
+
+def drain_outbox(older_than_seconds: int = 60) -> int:
+    """Re-enqueue messages still queued (their enqueue failed, or Redis lost them)."""
+    services = current_services()
+    cutoff = services.clock() - timedelta(seconds=older_than_seconds)
+    with services.uow() as uow:
+        ids = cases.queued_message_ids(uow, cutoff)
+    for message_id in ids:
+        services.jobs.enqueue("sms", SEND_SMS_JOB, message_id)
+    return len(ids)

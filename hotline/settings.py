@@ -1,0 +1,76 @@
+"""Configuration, read from environment variables only (documented in the README)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FLOWS_DIR = PROJECT_ROOT / "ivr_flows"
+
+
+def _var_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("HOTLINE_VAR_DIR", str(PROJECT_ROOT / "var")))
+
+
+def _local_secret(var_dir: Path) -> str:
+    """A per-installation random secret kept under var/, so a demo needs no set-up."""
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_from_number: str | None
+    twilio_api_base_url: str | None
+    public_base_url: str | None
+    secret_key: str
+    timezone: ZoneInfo
+    flows_dir: Path = FLOWS_DIR
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+    @property
+    def webhook_token(self) -> str:
+        """The key webhooks are signed with: Twilio's auth token, else our own secret.
+
+        Without Twilio, only our simulator calls the webhooks; it signs with the same
+        key, so the signature check is never switched off.
+        """
+        return self.twilio_auth_token or self.secret_key
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the environment (or a given mapping, for tests)."""
+        env = os.environ if env is None else env
+        var_dir = _var_dir(env)
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'hotline.sqlite3'}"
+        if database_url.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        return cls(
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_from_number=env.get("TWILIO_FROM_NUMBER") or None,
+            twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,
+            public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            secret_key=env.get("SECRET_KEY") or _local_secret(var_dir),
+            timezone=ZoneInfo(env.get("HOTLINE_TIMEZONE") or "Asia/Shanghai"),
+            flows_dir=Path(env.get("HOTLINE_FLOWS_DIR") or FLOWS_DIR),
+        )

@@ -1,0 +1,230 @@
+"""Write the category catalogue and the demo city into the database, as often as you like.
+
+Every row is matched on its natural key (code, employee number, place name, grid and staff
+member) and only missing rows are inserted, so a second run changes nothing, a half-finished
+first run is completed, and what an administrator edited since (a category's department,
+a member's phone) is kept: the catalogue is the city's data once loaded. Each table is
+read once and written in one flush, which keeps a full load well under a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ticketing.catalogue import CATEGORIES, DEPARTMENTS
+from ticketing.demo_city import DemoCity, build_demo_city
+from ticketing.models import (
+    Base,
+    Category,
+    Department,
+    EmploymentType,
+    Grid,
+    GridAssignment,
+    Place,
+    Region,
+    RegionLevel,
+    Staff,
+    StaffRole,
+)
+from ticketing.routing import AssignmentRole
+from ticketing.unit_of_work import UnitOfWork
+
+M = TypeVar("M", bound=Base)
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What was loaded, and a few values to try the hotline with straight away."""
+
+    regions: int
+    grids: int
+    departments: int
+    categories: int
+    staff: int
+    assignments: int
+    places: int
+    grid_code: str
+    grid_member_name: str
+    grid_member_phone: str
+    community_code: str
+    dispatcher_phone: str
+    call_agent_name: str
+
+
+def load_catalogue(uow: UnitOfWork) -> dict[str, int]:
+    """Upsert the departments and categories of `ticketing.catalogue`; call inside `with uow:`."""
+    counts = _load_catalogue(uow.session)
+    uow.commit()
+    return counts
+
+
+def load_demo_city(uow: UnitOfWork) -> DemoSummary:
+    """Upsert the catalogue and the demo district; call inside `with uow:`."""
+    session = uow.session
+    city = build_demo_city()
+    catalogue = _load_catalogue(session)
+    regions = _load_regions(session, city)
+    grids = _insert_missing(
+        session,
+        Grid,
+        lambda row: row.code,
+        {
+            grid.code: {
+                "code": grid.code,
+                "name": grid.name,
+                "community_id": regions[grid.community_code].id,
+                "polygon": grid.polygon,
+                "centre_lat": grid.centre_lat,
+                "centre_lon": grid.centre_lon,
+            }
+            for grid in city.grids
+        },
+    )
+    staff = _load_staff(session, city, regions)
+    _insert_missing(
+        session,
+        GridAssignment,
+        lambda row: (row.grid_id, row.staff_id),
+        {
+            (grids[a.grid_code].id, staff[a.employee_no].id): {
+                "grid_id": grids[a.grid_code].id,
+                "staff_id": staff[a.employee_no].id,
+                "role": a.role,
+            }
+            for a in city.assignments
+        },
+    )
+    _insert_missing(
+        session,
+        Place,
+        lambda row: row.name_en,
+        {
+            place.name_en: {
+                "name_en": place.name_en,
+                "name_zh": place.name_zh,
+                "kind": place.kind,
+                "lat": place.lat,
+                "lon": place.lon,
+                "grid_id": grids[place.grid_code].id,
+            }
+            for place in city.places
+        },
+    )
+    summary = _summarise(city, catalogue)
+    uow.commit()
+    return summary
+
+
+def _insert_missing(
+    session: Session, model: type[M], key_of: Callable[[M], K], wanted: Mapping[K, dict[str, Any]]
+) -> dict[K, M]:
+    """Create the missing rows, leave existing ones as they are; return every row by key."""
+    rows = {key_of(row): row for row in session.scalars(select(model))}
+    for key, values in wanted.items():
+        if key not in rows:
+            rows[key] = model(**values)
+            session.add(rows[key])
+    session.flush()
+    return rows
+
+
+def _load_catalogue(session: Session) -> dict[str, int]:
+    departments = _insert_missing(
+        session,
+        Department,
+        lambda row: row.code,
+        {d.code: {"code": d.code, "name_en": d.name_en, "name_zh": d.name_zh} for d in DEPARTMENTS},
+    )
+    _insert_missing(
+        session,
+        Category,
+        lambda row: row.code,
+        {
+            c.code: {
+                "code": c.code,
+                "name_en": c.name_en,
+                "name_zh": c.name_zh,
+                "level": c.level,
+                "department_id": departments[c.department].id if c.department else None,
+                "default_priority": c.priority,
+            }
+            for c in CATEGORIES
+        },
+    )
+    return {"departments": len(DEPARTMENTS), "categories": len(CATEGORIES)}
+
+
+def _load_regions(session: Session, city: DemoCity) -> dict[str, Region]:
+    """Level by level from the top, so each parent has an id before its children need it."""
+    rows: dict[str, Region] = {}
+    for level in RegionLevel:
+        wanted = {
+            r.code: {
+                "code": r.code,
+                "level": level,
+                "name_en": r.name_en,
+                "name_zh": r.name_zh,
+                "parent_id": rows[r.parent_code].id if r.parent_code else None,
+            }
+            for r in city.regions
+            if r.level == level.value
+        }
+        rows = _insert_missing(session, Region, lambda row: row.code, wanted)
+    return rows
+
+
+def _load_staff(
+    session: Session, city: DemoCity, regions: Mapping[str, Region]
+) -> dict[str, Staff]:
+    departments = {d.code: d for d in session.scalars(select(Department))}
+    return _insert_missing(
+        session,
+        Staff,
+        lambda row: row.employee_no,
+        {
+            s.employee_no: {
+                "employee_no": s.employee_no,
+                "name": s.name,
+                "phone": s.phone,
+                "role": StaffRole(s.role),
+                "employment_type": EmploymentType(s.employment_type) if s.employment_type else None,
+                "region_id": regions[s.region_code].id if s.region_code else None,
+                "department_id": departments[s.department_code].id if s.department_code else None,
+                "language": s.language,
+            }
+            for s in city.staff
+        },
+    )
+
+
+def _summarise(city: DemoCity, catalogue: Mapping[str, int]) -> DemoSummary:
+    grid = city.grids[0]
+    people = {s.employee_no: s for s in city.staff}
+    primary = next(
+        people[a.employee_no]
+        for a in city.assignments
+        if a.grid_code == grid.code and a.role is AssignmentRole.PRIMARY
+    )
+    dispatcher = next(s for s in city.staff if s.role == "dispatcher")
+    agent = next(s for s in city.staff if s.role == "call_agent")
+    return DemoSummary(
+        regions=len(city.regions),
+        grids=len(city.grids),
+        departments=catalogue["departments"],
+        categories=catalogue["categories"],
+        staff=len(city.staff),
+        assignments=len(city.assignments),
+        places=len(city.places),
+        grid_code=grid.code,
+        grid_member_name=primary.name,
+        grid_member_phone=primary.phone,
+        community_code=grid.community_code,
+        dispatcher_phone=dispatcher.phone,
+        call_agent_name=agent.name,
+    )

@@ -1,0 +1,68 @@
+"""The transaction boundary of every service call.
+
+Outbox messages are rows written in the same transaction as the change that caused them;
+only once that transaction has committed are their ids handed to `on_outbox` (which
+enqueues the send job). A rollback therefore never leaves an SMS promising a case that
+does not exist, and a failure to enqueue loses nothing: the row stays queued for the
+outbox drain.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ticketing.models import SmsMessage
+
+log = logging.getLogger(__name__)
+
+OutboxHook = Callable[[int], None]
+
+
+class UnitOfWork:
+    """Open with `with uow:`; nothing is kept unless `commit()` is called inside."""
+
+    session: Session
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], on_outbox: OutboxHook | None = None
+    ) -> None:
+        self._session_factory = session_factory
+        self._on_outbox = on_outbox
+        self._outbox: list[SmsMessage] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self._outbox = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def add_outbound(self, message: SmsMessage) -> None:
+        """Queue an SMS in this transaction; it is handed to the sender after commit."""
+        self.session.add(message)
+        self._outbox.append(message)
+
+    def commit(self) -> None:
+        """Commit, then hand each new outbox row to the sender hook."""
+        self.session.commit()
+        ids = [m.id for m in self._outbox]
+        self._outbox = []
+        if self._on_outbox is None:
+            return
+        for message_id in ids:
+            try:
+                self._on_outbox(message_id)
+            except Exception:
+                # Redis down, say: the message is safe in the outbox and the drain resends.
+                log.exception("could not enqueue SMS %s; it stays queued", message_id)
