@@ -171,7 +171,9 @@ class Simulator:
             "Called": self._to,
         }
         keys = [p.strip() for p in presses]
-        twiml = self.post("/twilio/voice/incoming", {**base, "CallStatus": "ringing"}).body
+        twiml: str | None = self.post(
+            "/twilio/voice/incoming", {**base, "CallStatus": "ringing"}
+        ).body
         verbs = 0
         while twiml is not None:
             twiml, used = self._follow(twiml, base, keys, recording, result)

@@ -299,23 +299,18 @@ def get_case(uow: UnitOfWork, number: str) -> CaseSummary:
 
 
 def attach_recording(
-    uow: UnitOfWork,
-    ticket_number: str,
-    recording_sid: str,
-    url: str,
-    status: str,
-    now: datetime,
-) -> None:
-    """Keep the reference to a caller's recorded description once Twilio reports it."""
-    ticket = repository.ticket_by_number(uow.session, ticket_number)
-    if ticket is None:
-        raise NotFound(f"no case {ticket_number}")
+    ticket: Ticket, recording_sid: str, url: str, status: str, now: datetime
+) -> bool:
+    """Keep the reference to a caller's recorded description; False if already known.
+
+    Does not commit: the caller (the recording webhook) commits with its call record.
+    """
     if ticket.recording_sid == recording_sid and ticket.recording_status == status:
-        return  # a retried callback
+        return False  # a retried callback
     ticket.recording_sid, ticket.recording_url = recording_sid, url
     ticket.recording_status = status
     _event(ticket, "recording", SYSTEM, now, data={"sid": recording_sid, "status": status})
-    uow.commit()
+    return True
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed and detaches the objects without
+        # expiring them, so values read inside the block stay readable after it.
         self.session.close()
 
     def add_outbound(self, message: SmsMessage) -> None:

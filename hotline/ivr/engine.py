@@ -161,7 +161,7 @@ def _follow(
 
 def _say(flow: Flow, prompt: Mapping[str, str], variables: Mapping[str, Any]) -> tuple[Say, ...]:
     """The prompt in the caller's language, or every language before one is chosen."""
-    chosen = variables.get("language")
+    chosen = str(variables.get("language"))
     languages = [chosen] if chosen in prompt else list(prompt)
     return tuple(Say(prompt[lang].format_map(_Blank(variables)), lang) for lang in languages)
 
