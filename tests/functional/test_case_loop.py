@@ -9,11 +9,10 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.queue import RqJobQueue
 from hotline.simulator import Simulator
+from tests.conftest import AUDIO
 from ticketing.lifecycle import TicketStatus
 from ticketing.models import SmsDirection, SmsMessage, SmsStatus, Staff, Ticket
 from ticketing.unit_of_work import UnitOfWork
-
-from tests.conftest import AUDIO
 
 CALLER = "+8613812345678"
 STREET_LIGHT_IN_1101 = ["2", "1", "1", "1101#"]
