@@ -132,7 +132,8 @@ class Simulator:
         self._to = hotline_number
         self._recordings = recordings_dir
 
-    def _send(self, method: str, path: str, params: Mapping[str, str]) -> HttpAnswer:
+    def send(self, method: str, path: str, params: Mapping[str, str]) -> HttpAnswer:
+        """One signed request, whatever the answer (tests use it to see refusals)."""
         url = path if path.startswith("http") else self._base + path
         signature = self._validator.compute_signature(url, params if method == "POST" else {})
         local_path = urllib.parse.urlsplit(url)
@@ -141,13 +142,13 @@ class Simulator:
 
     def post(self, path: str, params: Mapping[str, str]) -> HttpAnswer:
         """A signed webhook POST; raises on anything but 2xx, as Twilio would log an error."""
-        answer = self._send("POST", path, params)
+        answer = self.send("POST", path, params)
         if not 200 <= answer.status < 300:
             raise SimulatorError(f"POST {path} answered {answer.status}: {answer.body[:300]}")
         return answer
 
     def get_json(self, path: str) -> dict[str, Any] | None:
-        answer = self._send("GET", path, {})
+        answer = self.send("GET", path, {})
         if answer.status == 404:
             return None
         if answer.status != 200:
