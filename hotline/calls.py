@@ -67,9 +67,7 @@ def _handle_step(services: Services, request: CallRequest) -> str:
         stored = _stored_reply(uow, request.call_sid, request.step)
         if stored is not None:
             return stored
-        call = uow.session.scalars(
-            select(Call).where(Call.call_sid == request.call_sid).with_for_update()
-        ).one_or_none()
+        call = _locked_call(uow, request.call_sid)
         if request.step == 1:
             if call is not None:
                 raise InvalidInput(f"call {request.call_sid} has already started")
@@ -97,6 +95,13 @@ def _handle_step(services: Services, request: CallRequest) -> str:
         )
         uow.commit()
         return body
+
+
+def _locked_call(uow: UnitOfWork, call_sid: str) -> Call | None:
+    """The call row, locked until commit so Twilio's concurrent requests take turns."""
+    return uow.session.scalars(
+        select(Call).where(Call.call_sid == call_sid).with_for_update()
+    ).one_or_none()
 
 
 def _new_call(uow: UnitOfWork, request: CallRequest, services: Services) -> Call:
@@ -174,9 +179,7 @@ def record_recording_status(
 ) -> None:
     """Keep the recording reference on the case, or on the call until the case exists."""
     with services.uow() as uow:
-        call = uow.session.scalars(
-            select(Call).where(Call.call_sid == call_sid).with_for_update()
-        ).one_or_none()
+        call = _locked_call(uow, call_sid)
         if call is None:
             raise NotFound(f"no call {call_sid}")
         ticket = uow.session.get(Ticket, call.ticket_id) if call.ticket_id else None
@@ -194,9 +197,7 @@ def record_call_status(services: Services, call_sid: str, status: str) -> None:
     """Note how a call ended; a caller who hung up after choosing a category still gets
     a case (for triage and a call back) instead of a lost report."""
     with services.uow() as uow:
-        call = uow.session.scalars(
-            select(Call).where(Call.call_sid == call_sid).with_for_update()
-        ).one_or_none()
+        call = _locked_call(uow, call_sid)
         if call is None:
             raise NotFound(f"no call {call_sid}")
         call.status = status
