@@ -176,22 +176,17 @@ def outbox_drain() -> None:
 
 def _simulator(url: str | None) -> Simulator:
     settings = Settings.from_env()
-    recordings = Path(settings.database_url.removeprefix("sqlite:///")).parent
+    recordings = settings.var_dir / "recordings"
     if url:
         base = settings.public_base_url or url
         return Simulator(
-            HttpTransport(url),
-            base,
-            settings.webhook_token,
-            recordings_dir=recordings / "recordings",
+            HttpTransport(url), base, settings.webhook_token, recordings_dir=recordings
         )
     from hotline.app import create_app
 
     app = create_app(settings)
     base = settings.public_base_url or "http://localhost"
-    return Simulator(
-        FlaskTransport(app), base, settings.webhook_token, recordings_dir=recordings / "recordings"
-    )
+    return Simulator(FlaskTransport(app), base, settings.webhook_token, recordings_dir=recordings)
 
 
 @main.group()

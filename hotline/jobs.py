@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from hotline.bootstrap import SEND_SMS_JOB, current_services
+from hotline.exceptions import SmsRejected
 from ticketing import services as cases
 
 log = logging.getLogger(__name__)
@@ -21,22 +22,28 @@ def send_sms(message_id: int) -> None:
         return
     try:
         result = services.sms.send(outgoing.to, outgoing.body)
+    except SmsRejected as exc:
+        # Retrying cannot help (invalid number, opted out): record it and stop here.
+        with services.uow() as uow:
+            cases.mark_send_failed(uow, message_id, str(exc), services.clock(), permanent=True)
+        log.warning("SMS %s rejected: %s", message_id, exc)
+        return
     except Exception as exc:
         with services.uow() as uow:
             cases.mark_send_failed(
-                uow, message_id, f"{type(exc).__name__}: {exc}", services.clock()
+                uow, message_id, f"{type(exc).__name__}: {exc}", services.clock(), permanent=False
             )
-        raise
+        raise  # rq retries with back-off and keeps the failure in its registry
     with services.uow() as uow:
         cases.mark_sent(uow, message_id, result.provider_sid, result.status, services.clock())
 
 
 def drain_outbox(older_than_seconds: int = 60) -> int:
-    """Re-enqueue messages still queued (their enqueue failed, or Redis lost them)."""
+    """Re-enqueue messages still waiting (their enqueue failed, Redis lost them, or their
+    worker died mid-send); returns how many."""
     services = current_services()
-    cutoff = services.clock() - timedelta(seconds=older_than_seconds)
     with services.uow() as uow:
-        ids = cases.queued_message_ids(uow, cutoff)
+        ids = cases.messages_to_retry(uow, services.clock(), timedelta(seconds=older_than_seconds))
     for message_id in ids:
         services.jobs.enqueue("sms", SEND_SMS_JOB, message_id)
     return len(ids)

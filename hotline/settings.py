@@ -38,6 +38,7 @@ class Settings:
     public_base_url: str | None
     secret_key: str
     timezone: ZoneInfo
+    var_dir: Path
     flows_dir: Path = FLOWS_DIR
 
     @property
@@ -72,5 +73,6 @@ class Settings:
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             secret_key=env.get("SECRET_KEY") or _local_secret(var_dir),
             timezone=ZoneInfo(env.get("HOTLINE_TIMEZONE") or "Asia/Shanghai"),
+            var_dir=var_dir,
             flows_dir=Path(env.get("HOTLINE_FLOWS_DIR") or FLOWS_DIR),
         )

@@ -6,8 +6,11 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from hotline.exceptions import SmsRejected, SmsUnavailable
 from ticketing.models import SmsStatus
 
 log = logging.getLogger(__name__)
@@ -24,7 +27,10 @@ class SendResult:
 
 class SmsSender(Protocol):
     def send(self, to: str, body: str) -> SendResult:
-        """Hand one message to the provider; raise if it refused or could not be reached."""
+        """Hand one message to the provider.
+
+        Raises SmsRejected when retrying cannot help, SmsUnavailable when it may.
+        """
         ...
 
 
@@ -46,7 +52,16 @@ class TwilioSmsSender:
 
     def send(self, to: str, body: str) -> SendResult:
         extra = {"status_callback": self._status_callback} if self._status_callback else {}
-        message = self._client.messages.create(to=to, from_=self._from, body=body, **extra)
+        try:
+            message = self._client.messages.create(to=to, from_=self._from, body=body, **extra)
+        except TwilioRestException as exc:
+            # str(exc) is coloured when stderr is a terminal: keep only the facts.
+            reason = f"Twilio {exc.status} error {exc.code}: {exc.msg}"
+            if 400 <= exc.status < 500 and exc.status != 429:
+                raise SmsRejected(reason) from exc
+            raise SmsUnavailable(reason) from exc
+        except (TwilioException, OSError) as exc:  # connection refused, timeout
+            raise SmsUnavailable(f"Twilio unreachable: {type(exc).__name__}") from exc
         status = str(message.status or "")
         known = {s.value for s in SmsStatus}
         if status in _IN_FLIGHT or status not in known:
@@ -56,8 +71,11 @@ class TwilioSmsSender:
 
 def twilio_client(account_sid: str, auth_token: str, api_base_url: str | None) -> Client:
     """A real twilio Client, optionally pointed at another API host (a test stub, a relay)."""
-    client = Client(account_sid, auth_token)
+    # twilio's default HTTP client waits forever; a stalled API must not stall a worker.
+    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=10))
     if api_base_url:
+        # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite our host too.
+        client.edge = client.region = None
         # Domain.base_url is where twilio-python builds every request URL from;
         # tests/integration/test_twilio_client.py pins this behaviour.
         client.api.base_url = api_base_url.rstrip("/")

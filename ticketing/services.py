@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -456,41 +456,65 @@ def claim_for_sending(uow: UnitOfWork, message_id: int, now: datetime) -> Outgoi
     return outgoing
 
 
+MAX_SEND_ATTEMPTS = 5
+# A worker killed between claiming a message and recording the result leaves it
+# "sending" with no provider id; after this long it is assumed lost and sent again.
+STALE_SENDING = timedelta(minutes=5)
+
+
 def mark_sent(
-    uow: UnitOfWork,
-    message_id: int,
-    provider_sid: str | None,
-    status: SmsStatus,
-    now: datetime,
+    uow: UnitOfWork, message_id: int, provider_sid: str | None, status: SmsStatus, now: datetime
 ) -> None:
     """Record what the provider said when it took the message."""
-    message = uow.session.get(SmsMessage, message_id)
-    if message is None:
-        raise NotFound(f"no message {message_id}")
+    message = _message(uow, message_id)
     message.provider_sid = provider_sid
+    message.error = None
     if status.rank > message.status.rank:
         message.status = status
     message.updated_at = now
     uow.commit()
 
 
-def mark_send_failed(uow: UnitOfWork, message_id: int, error: str, now: datetime) -> None:
-    """Put a message back in the queue after a failed attempt, keeping the reason."""
-    message = uow.session.get(SmsMessage, message_id)
-    if message is None:
-        raise NotFound(f"no message {message_id}")
-    message.status = SmsStatus.QUEUED
+def mark_send_failed(
+    uow: UnitOfWork, message_id: int, error: str, now: datetime, *, permanent: bool
+) -> SmsStatus:
+    """After a failed attempt: back to the queue, or FAILED if retrying cannot help or the
+    attempts are used up. Returns the new status."""
+    message = _message(uow, message_id)
+    give_up = permanent or message.attempts >= MAX_SEND_ATTEMPTS
+    message.status = SmsStatus.FAILED if give_up else SmsStatus.QUEUED
     message.error = error[:300]
     message.updated_at = now
     uow.commit()
+    return message.status
 
 
-def queued_message_ids(uow: UnitOfWork, older_than: datetime, limit: int = 500) -> list[int]:
-    """Outbox rows still waiting, oldest first: the drain re-enqueues them."""
+def _message(uow: UnitOfWork, message_id: int) -> SmsMessage:
+    message = uow.session.get(SmsMessage, message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id}")
+    return message
+
+
+def messages_to_retry(
+    uow: UnitOfWork, now: datetime, older_than: timedelta, limit: int = 500
+) -> list[int]:
+    """Outbox rows to send again, oldest first: queued ones whose job never ran, and
+    'sending' ones abandoned by a dead worker (put back in the queue here)."""
+    stale = uow.session.scalars(
+        select(SmsMessage).where(
+            SmsMessage.status == SmsStatus.SENDING,
+            SmsMessage.provider_sid.is_(None),
+            SmsMessage.updated_at < now - STALE_SENDING,
+        )
+    ).all()
+    for message in stale:
+        message.status = SmsStatus.QUEUED
+    uow.commit()
     return list(
         uow.session.scalars(
             select(SmsMessage.id)
-            .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.created_at < older_than)
+            .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.updated_at < now - older_than)
             .order_by(SmsMessage.created_at)
             .limit(limit)
         )
