@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -151,7 +151,7 @@ class BusinessCalendar:
         return begin
 
 
-def _at(day: date, moment: time, zone: ZoneInfo) -> datetime:
+def _at(day: date, moment: time, zone: tzinfo) -> datetime:
     """A local wall-clock time on a day, as a UTC instant (a time skipped by a DST jump
     is read with the offset before the jump, so it lands just after the jump)."""
     return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
