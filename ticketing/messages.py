@@ -55,6 +55,25 @@ def caller_done(facts: CaseFacts, note: str, language: str) -> str:
     return f"[Hotline] Your case {facts.number} has been resolved: {note}. Thank you."
 
 
+def escalation(facts: CaseFacts, clock: str, level: str, due_local: str, language: str) -> str:
+    """The SMS of one rung of the escalation ladder."""
+    if _zh(language):
+        what = "接单" if clock == "accept" else "办结"
+        if level == "reminder":
+            return f"【热线】工单{facts.number}（{facts.category_zh}）请于{due_local}前{what}。"
+        return (
+            f"【热线】督办：工单{facts.number}（{facts.category_zh}，{facts.place}）"
+            f"{what}已超时（时限{due_local}），请跟进。"
+        )
+    what = "accepted" if clock == "accept" else "resolved"
+    if level == "reminder":
+        return f"[Hotline] Case {facts.number} ({facts.category_en}) must be {what} by {due_local}."
+    return (
+        f"[Hotline] Overdue: case {facts.number} ({facts.category_en}, {facts.place}) was due "
+        f"to be {what} by {due_local}. Please follow up."
+    )
+
+
 def reply(key: str, language: str, number: str = "") -> str:
     """Short answers to a member's SMS command."""
     zh, en = _REPLIES[key]

@@ -78,6 +78,8 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UtcDateTime(),
         dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[list[str]]: JSON,
     }
 
 
@@ -274,12 +276,23 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # The SLA: the exact policy version, when the running clocks started, their deadlines,
+    # and when the sweep must look again. Recomputed on every relevant change.
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id"))
+    assigned_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    accept_by: Mapped[datetime | None]
+    resolve_by: Mapped[datetime | None]
+    next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+    deadline_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    assignment_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     category: Mapped[Category] = relationship()
     grid: Mapped[Grid | None] = relationship()
     community: Mapped[Region | None] = relationship()
     assignee: Mapped[Staff | None] = relationship()
     department: Mapped[Department | None] = relationship()
+    sla_policy: Mapped[SlaPolicyRow | None] = relationship()
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
@@ -356,3 +369,63 @@ class SmsMessage(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket | None] = relationship()
+
+
+class CalendarRow(Base):
+    """A working calendar as the administrator edits it (see ticketing.business_time)."""
+
+    __tablename__ = "business_calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    zone: Mapped[str] = mapped_column(String(60))
+    # [["08:30", "12:00"], ...]; empty for a 24x7 calendar
+    windows: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    official: Mapped[str] = mapped_column(String(20))  # "cn" (State Council) or "weekdays"
+    extra_holidays: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO dates
+    extra_workdays: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class SlaPolicyRow(Base):
+    """One version of a policy; a change makes a new version, so cases keep their promise."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    calendar_code: Mapped[str] = mapped_column(String(40))
+    accept_minutes: Mapped[int] = mapped_column(Integer)
+    resolve_minutes: Mapped[int] = mapped_column(Integer)
+    update_minutes: Mapped[int | None] = mapped_column(Integer)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SlaRuleRow(Base):
+    """An entry of the ordered rule list that picks a policy; the last must match all."""
+
+    __tablename__ = "sla_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    policy_code: Mapped[str] = mapped_column(String(40))
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
+    priorities: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class Escalation(Base):
+    """A rung of the ladder that fired; the unique key makes each fire exactly once."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("ticket_id", "clock", "deadline_version", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    clock: Mapped[str] = mapped_column(String(20))
+    # the ticket's deadline_version for the resolve clock, assignment_version for accept
+    deadline_version: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime]

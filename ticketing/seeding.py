@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from ticketing.catalogue import CATEGORIES, DEPARTMENTS
 from ticketing.demo_city import DemoCity, build_demo_city
 from ticketing.models import (
     Base,
+    CalendarRow,
     Category,
     Department,
     EmploymentType,
@@ -28,10 +30,13 @@ from ticketing.models import (
     Place,
     Region,
     RegionLevel,
+    SlaPolicyRow,
+    SlaRuleRow,
     Staff,
     StaffRole,
 )
 from ticketing.routing import AssignmentRole
+from ticketing.sla import DEFAULT_CALENDARS, DEFAULT_POLICIES, DEFAULT_RULES
 from ticketing.unit_of_work import UnitOfWork
 
 M = TypeVar("M", bound=Base)
@@ -157,7 +162,66 @@ def _load_catalogue(session: Session) -> dict[str, int]:
             for c in CATEGORIES
         },
     )
+    _load_sla(session)
     return {"departments": len(DEPARTMENTS), "categories": len(CATEGORIES)}
+
+
+def _minutes(duration: timedelta) -> int:
+    return int(duration.total_seconds() // 60)
+
+
+def _load_sla(session: Session) -> None:
+    """The default calendars, policies (version 1) and rule list; the rule list is one
+    ordered whole, so it is written only when there is none yet."""
+    _insert_missing(
+        session,
+        CalendarRow,
+        lambda row: row.code,
+        {
+            code: {
+                "code": code,
+                "zone": cal.zone.key,
+                "official": "cn",
+                "windows": [
+                    [w.start.strftime("%H:%M"), w.end.strftime("%H:%M")] for w in cal.windows
+                ],
+                "extra_holidays": [],
+                "extra_workdays": [],
+            }
+            for code, cal in DEFAULT_CALENDARS.items()
+        },
+    )
+    _insert_missing(
+        session,
+        SlaPolicyRow,
+        lambda row: (row.code, row.version),
+        {
+            (p.code, p.version): {
+                "code": p.code,
+                "version": p.version,
+                "name": p.name,
+                "calendar_code": p.calendar,
+                "accept_minutes": _minutes(p.accept_within),
+                "resolve_minutes": _minutes(p.resolve_within),
+                "update_minutes": _minutes(p.update_every) if p.update_every else None,
+                "current": True,
+            }
+            for p in DEFAULT_POLICIES
+        },
+    )
+    if session.scalars(select(SlaRuleRow).limit(1)).first() is None:
+        for position, rule in enumerate(DEFAULT_RULES, start=1):
+            session.add(
+                SlaRuleRow(
+                    position=position,
+                    policy_code=rule.policy,
+                    categories=sorted(rule.categories) if rule.categories is not None else None,
+                    priorities=sorted(p.value for p in rule.priorities)
+                    if rule.priorities is not None
+                    else None,
+                )
+            )
+        session.flush()
 
 
 def _load_regions(session: Session, city: DemoCity) -> dict[str, Region]:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from ticketing import messages, repository
 from ticketing.casenumbers import day_prefix, format_case_number, normalise_case_number
-from ticketing.exceptions import InvalidInput, NotFound
-from ticketing.lifecycle import TicketStatus, can_transition, transition
+from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound
+from ticketing.lifecycle import OPEN_STATUSES, TicketStatus, can_transition, transition
 from ticketing.models import (
     Region,
     SmsDirection,
@@ -28,6 +28,8 @@ from ticketing.models import (
 )
 from ticketing.phones import is_mobile, try_e164
 from ticketing.routing import RoutingInput, route
+from ticketing.sla import pauses
+from ticketing.sla_service import pause_history, refresh_deadlines
 from ticketing.sms_commands import CommandKind, parse_command
 from ticketing.unit_of_work import UnitOfWork
 
@@ -198,6 +200,8 @@ def register_case(
         recording_url=new.recording_url,
         created_at=now,
         updated_at=now,
+        deadline_version=1,
+        assignment_version=0,
     )
     session.add(ticket)
     _event(
@@ -232,6 +236,7 @@ def register_case(
             "caller_receipt",
             now,
         )
+    refresh_deadlines(session, ticket, reselect=True)
     return summarise(ticket, decision.rule), ticket
 
 
@@ -248,6 +253,8 @@ def _assign(
     ticket.assignee = staff
     ticket.department_id = department_id if staff is None else None
     ticket.needs_triage = False
+    ticket.assigned_at = now
+    ticket.assignment_version += 1  # a new accept clock, with its own escalation rungs
     _event(
         ticket,
         "assigned",
@@ -379,31 +386,71 @@ def _apply_command(
     }[command.kind]
     if not can_transition(ticket.status, target):
         return "bad_state", messages.reply("bad_state", language, number)
-    actor = f"staff:{staff.id}"
-    if command.kind is CommandKind.ACCEPT:
-        if ticket.assignee is None:  # a department dispatcher takes the case personally
-            ticket.assignee = staff
-        _event(ticket, "accepted", actor, now, to_status=target, note=command.text)
-        return "accepted", messages.reply("accepted", language, number)
-    if command.kind is CommandKind.DONE:
-        _event(ticket, "resolved", actor, now, to_status=target, note=command.text)
-        ticket.resolved_at = now
-        if ticket.caller_phone and is_mobile(ticket.caller_phone):
-            note = command.text or ("已处理" if ticket.language.startswith("zh") else "done")
-            _queue_sms(
-                uow,
-                ticket,
-                ticket.caller_phone,
-                messages.caller_done(_facts(ticket), note, ticket.language),
-                "caller_done",
-                now,
-            )
-        return "resolved", messages.reply("resolved", language, number)
-    _event(ticket, "returned", actor, now, to_status=target, note=command.text)
+    apply = {CommandKind.ACCEPT: accept, CommandKind.DONE: resolve, CommandKind.RETURN: send_back}
+    outcome = apply[command.kind](uow, ticket, staff, command.text, now)
+    return outcome, messages.reply(outcome, language, number)
+
+
+# The moves a person makes on a case. Each checks the transition table, appends its
+# event, keeps the SLA columns true, and leaves committing to its caller.
+
+
+def accept(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: datetime) -> str:
+    """The assignee (or a dispatcher of the case's department) takes the case."""
+    if ticket.assignee is None:  # a department dispatcher takes the case personally
+        ticket.assignee = staff
+    _event(ticket, "accepted", f"staff:{staff.id}", now, to_status=TicketStatus.ACCEPTED, note=note)
+    ticket.accepted_at = now
+    refresh_deadlines(uow.session, ticket)
+    return "accepted"
+
+
+def resolve(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: datetime) -> str:
+    """The work is done: the caller is told by SMS, with the member's note."""
+    _event(ticket, "resolved", f"staff:{staff.id}", now, to_status=TicketStatus.RESOLVED, note=note)
+    ticket.resolved_at = now
+    if ticket.caller_phone and is_mobile(ticket.caller_phone):
+        text = note or ("已处理" if ticket.language.startswith("zh") else "done")
+        _queue_sms(
+            uow,
+            ticket,
+            ticket.caller_phone,
+            messages.caller_done(_facts(ticket), text, ticket.language),
+            "caller_done",
+            now,
+        )
+    refresh_deadlines(uow.session, ticket)
+    return "resolved"
+
+
+def send_back(uow: UnitOfWork, ticket: Ticket, staff: Staff, reason: str, now: datetime) -> str:
+    """The assignee returns the case to triage with a reason; the accept clock stops."""
+    _event(
+        ticket, "returned", f"staff:{staff.id}", now, to_status=TicketStatus.RETURNED, note=reason
+    )
     ticket.needs_triage = True
-    ticket.triage_reason = f"returned: {command.text}"
+    ticket.triage_reason = f"returned: {reason}"
     ticket.assignee = None
-    return "returned", messages.reply("returned", language, number)
+    refresh_deadlines(uow.session, ticket)
+    return "returned"
+
+
+def pause(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+    """Stop the SLA clocks while the case waits on the resident (a visit, a document)."""
+    if any(p.end is None for p in pauses(pause_history(ticket))):
+        raise InvalidTransition(f"case {ticket.number} is already waiting on the resident")
+    if ticket.status not in OPEN_STATUSES:
+        raise InvalidTransition(f"case {ticket.number} is {ticket.status}: nothing to pause")
+    _event(ticket, "paused", actor, now, note=reason)
+    refresh_deadlines(uow.session, ticket)
+
+
+def resume(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime) -> None:
+    """Restart the SLA clocks; the paused time is added to every deadline."""
+    if not any(p.end is None for p in pauses(pause_history(ticket))):
+        raise InvalidTransition(f"case {ticket.number} is not waiting on the resident")
+    _event(ticket, "resumed", actor, now, note=note)
+    refresh_deadlines(uow.session, ticket)
 
 
 def _is_assignee(staff: Staff, ticket: Ticket) -> bool:

@@ -1,0 +1,346 @@
+"""Keeping each case's SLA columns true, and the sweep that fires escalations.
+
+`refresh_deadlines` runs inside every service that changes what the SLA depends on
+(assignment, acceptance, resolution, pauses, category or priority), so the indexed
+`next_escalation_at` column is always the next moment anything can fire. The sweep
+reads only rows whose moment has come, so its cost follows the due cases, not the open
+ones; each rung it fires is a unique row, so a second sweeper or a retry fires nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ticketing import messages
+from ticketing.business_time import (
+    BusinessCalendar,
+    Window,
+    WorkingDays,
+    official_china_workday,
+    weekdays,
+)
+from ticketing.catalogue import Priority
+from ticketing.escalation import Clock, Level, RunningClock, Step, due, next_time, schedule
+from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
+from ticketing.models import (
+    CalendarRow,
+    Escalation,
+    GridAssignment,
+    Region,
+    SlaPolicyRow,
+    SlaRuleRow,
+    SmsDirection,
+    SmsMessage,
+    SmsStatus,
+    Staff,
+    StaffRole,
+    Ticket,
+    TicketEvent,
+)
+from ticketing.routing import AssignmentRole
+from ticketing.sla import PolicyRule, SlaPolicy, choose_policy, deadlines, pauses
+from ticketing.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+_OFFICIAL = {"cn": official_china_workday, "weekdays": weekdays}
+
+
+@dataclass(frozen=True)
+class PolicyCatalog:
+    rules: tuple[PolicyRule, ...]
+    current: dict[str, int]  # policy code -> id of its current version
+    policies: dict[int, SlaPolicy]
+    calendars: dict[str, BusinessCalendar]
+
+    def calendar_of(self, policy_id: int) -> BusinessCalendar:
+        return self.calendars[self.policies[policy_id].calendar]
+
+
+def calendar_from_row(row: CalendarRow) -> BusinessCalendar:
+    return BusinessCalendar(
+        row.code,
+        ZoneInfo(row.zone),
+        tuple(Window(time.fromisoformat(a), time.fromisoformat(b)) for a, b in row.windows),
+        WorkingDays(
+            official=_OFFICIAL[row.official],
+            extra_holidays=frozenset(date.fromisoformat(d) for d in row.extra_holidays),
+            extra_workdays=frozenset(date.fromisoformat(d) for d in row.extra_workdays),
+        ),
+    )
+
+
+def load_catalog(session: Session) -> PolicyCatalog:
+    """The rules, policies and calendars, read once per service call or sweep."""
+    rows = session.scalars(select(SlaPolicyRow)).all()
+    rules = tuple(
+        PolicyRule(
+            r.policy_code,
+            frozenset(r.categories) if r.categories is not None else None,
+            frozenset(Priority(p) for p in r.priorities) if r.priorities is not None else None,
+        )
+        for r in session.scalars(select(SlaRuleRow).order_by(SlaRuleRow.position))
+    )
+    return PolicyCatalog(
+        rules=rules,
+        current={r.code: r.id for r in rows if r.current},
+        policies={
+            r.id: SlaPolicy(
+                r.code,
+                r.version,
+                r.name,
+                r.calendar_code,
+                timedelta(minutes=r.accept_minutes),
+                timedelta(minutes=r.resolve_minutes),
+                timedelta(minutes=r.update_minutes) if r.update_minutes else None,
+            )
+            for r in rows
+        },
+        calendars={c.code: calendar_from_row(c) for c in session.scalars(select(CalendarRow))},
+    )
+
+
+def _clocks(ticket: Ticket, policy: SlaPolicy) -> list[RunningClock]:
+    running = [RunningClock(Clock.RESOLVE, ticket.created_at, policy.resolve_within)]
+    if ticket.status is TicketStatus.ASSIGNED and ticket.assigned_at is not None:
+        running.append(RunningClock(Clock.ACCEPT, ticket.assigned_at, policy.accept_within))
+    return running
+
+
+def pause_history(ticket: Ticket) -> list[tuple[datetime, str]]:
+    """The facts pauses are derived from: every 'paused' and 'resumed' event."""
+    return [(e.at, e.kind) for e in ticket.events if e.kind in ("paused", "resumed")]
+
+
+def _fired(session: Session, ticket: Ticket) -> set[tuple[Clock, Level]]:
+    if ticket.id is None:
+        return set()
+    rows = session.execute(
+        select(Escalation.clock, Escalation.level, Escalation.deadline_version).where(
+            Escalation.ticket_id == ticket.id
+        )
+    ).all()
+    versions = {Clock.ACCEPT: ticket.assignment_version, Clock.RESOLVE: ticket.deadline_version}
+    return {
+        (Clock(clock), Level(level))
+        for clock, level, version in rows
+        if versions[Clock(clock)] == version
+    }
+
+
+def _schedule(session: Session, ticket: Ticket, catalog: PolicyCatalog) -> list[Step]:
+    assert ticket.sla_policy_id is not None
+    policy = catalog.policies[ticket.sla_policy_id]
+    return schedule(
+        catalog.calendar_of(ticket.sla_policy_id),
+        _clocks(ticket, policy),
+        pauses(pause_history(ticket)),
+    )
+
+
+def refresh_deadlines(
+    session: Session,
+    ticket: Ticket,
+    catalog: PolicyCatalog | None = None,
+    *,
+    reselect: bool = False,
+) -> None:
+    """Recompute the SLA columns; with `reselect`, choose the policy again first (a new
+    case, a changed category or priority) and start a new deadline version if it changed."""
+    catalog = catalog or load_catalog(session)
+    if not catalog.rules:
+        log.warning("no SLA rules are configured: case %s has no deadlines", ticket.number)
+        return
+    if ticket.status not in OPEN_STATUSES:
+        ticket.accept_by = ticket.resolve_by = ticket.next_escalation_at = None
+        return
+    if reselect or ticket.sla_policy_id is None:
+        code = choose_policy(catalog.rules, ticket.category.code, ticket.priority)
+        chosen = catalog.current[code]
+        if ticket.sla_policy_id not in (None, chosen):
+            ticket.deadline_version += 1
+        ticket.sla_policy_id = chosen
+    policy = catalog.policies[ticket.sla_policy_id]
+    calendar = catalog.calendar_of(ticket.sla_policy_id)
+    assigned_at = ticket.assigned_at if ticket.status is TicketStatus.ASSIGNED else None
+    found = deadlines(
+        policy, calendar, ticket.created_at, assigned_at, False, pause_history(ticket)
+    )
+    ticket.accept_by, ticket.resolve_by = found.accept_by, found.resolve_by
+    ticket.next_escalation_at = next_time(
+        _schedule(session, ticket, catalog), _fired(session, ticket)
+    )
+
+
+def sweep(uow: UnitOfWork, now: datetime, limit: int = 1000) -> int:
+    """Fire every escalation due by `now` (at most `limit` cases); return how many fired.
+
+    Rows are taken with FOR UPDATE SKIP LOCKED, so concurrent sweepers share the work
+    instead of repeating it.
+    """
+    session = uow.session
+    catalog = load_catalog(session)
+    tickets = session.scalars(
+        select(Ticket)
+        .where(Ticket.next_escalation_at <= now)
+        .order_by(Ticket.next_escalation_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Ticket)
+        .options(selectinload(Ticket.events))
+    ).all()
+    fired = sum(_fire_due(uow, ticket, catalog, now) for ticket in tickets)
+    uow.commit()
+    return fired
+
+
+def _fire_due(uow: UnitOfWork, ticket: Ticket, catalog: PolicyCatalog, now: datetime) -> int:
+    session = uow.session
+    if ticket.status not in OPEN_STATUSES or ticket.sla_policy_id is None:
+        ticket.next_escalation_at = None
+        return 0
+    calendar = catalog.calendar_of(ticket.sla_policy_id)
+    if not calendar.always_open and not calendar.is_open(now):
+        ticket.next_escalation_at = calendar.next_open(now)  # no SMS at night
+        return 0
+    steps = _schedule(session, ticket, catalog)
+    fired = _fired(session, ticket)
+    to_fire = due(steps, fired, now)
+    for step in to_fire:
+        version = (
+            ticket.assignment_version if step.clock is Clock.ACCEPT else ticket.deadline_version
+        )
+        session.add(
+            Escalation(
+                ticket_id=ticket.id,
+                clock=step.clock.value,
+                deadline_version=version,
+                level=step.level.value,
+                due_at=step.at,
+                fired_at=now,
+            )
+        )
+        fired.add((step.clock, step.level))
+        _notify(uow, ticket, step, calendar, now)
+    ticket.next_escalation_at = next_time(steps, fired)
+    return len(to_fire)
+
+
+def _ancestor(region: Region | None, levels: int) -> Region | None:
+    for _ in range(levels):
+        region = region.parent if region is not None else None
+    return region
+
+
+def _supervisors(session: Session, region: Region | None) -> list[Staff]:
+    if region is None:
+        return []
+    return list(
+        session.scalars(
+            select(Staff)
+            .where(
+                Staff.role == StaffRole.SUPERVISOR,
+                Staff.region_id == region.id,
+                Staff.active.is_(True),
+            )
+            .order_by(Staff.id)
+        )
+    )
+
+
+def _responsible(session: Session, ticket: Ticket) -> list[Staff]:
+    if ticket.assignee is not None:
+        return [ticket.assignee]
+    if ticket.department_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Staff).where(
+                Staff.department_id == ticket.department_id,
+                Staff.role == StaffRole.DISPATCHER,
+                Staff.active.is_(True),
+            )
+        )
+    )
+
+
+def _backups(session: Session, ticket: Ticket) -> list[Staff]:
+    if ticket.grid_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Staff)
+            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
+            .where(
+                GridAssignment.grid_id == ticket.grid_id,
+                GridAssignment.role == AssignmentRole.BACKUP,
+                Staff.active.is_(True),
+            )
+        )
+    )
+
+
+def recipients(session: Session, ticket: Ticket, level: Level) -> list[Staff]:
+    """Who hears of a rung: the assignee first, then each level up the region hierarchy
+    (community, street, district, city), starting from the case's community."""
+    community = ticket.community
+    if level is Level.REMINDER:
+        people = _responsible(session, ticket)
+    elif level is Level.BREACH:
+        people = [*_backups(session, ticket), *_supervisors(session, community)]
+        people = people or _responsible(session, ticket)
+    else:
+        up = {Level.STREET: 1, Level.DISTRICT: 2, Level.CITY: 3}[level]
+        people = _supervisors(session, _ancestor(community, up))
+    unique = {person.id: person for person in people}
+    return list(unique.values())
+
+
+def _notify(
+    uow: UnitOfWork, ticket: Ticket, step: Step, calendar: BusinessCalendar, now: datetime
+) -> None:
+    people = recipients(uow.session, ticket, step.level)
+    ticket.events.append(
+        TicketEvent(
+            at=now,
+            kind="escalated",
+            actor="system",
+            note=f"{step.clock} {step.level}",
+            data={
+                "clock": step.clock.value,
+                "level": step.level.value,
+                "due_at": step.at.isoformat(),
+                "notified": [p.id for p in people],
+            },
+        )
+    )
+    local_due = step.at.astimezone(calendar.zone).strftime("%m-%d %H:%M")
+    facts = messages.CaseFacts(
+        ticket.number,
+        ticket.category.name_en,
+        ticket.category.name_zh,
+        ticket.grid.name if ticket.grid else "-",
+        ticket.caller_phone,
+    )
+    for person in people:
+        uow.add_outbound(
+            SmsMessage(
+                direction=SmsDirection.OUTBOUND,
+                to_number=person.phone,
+                from_number="",
+                body=messages.escalation(
+                    facts, step.clock.value, step.level.value, local_due, person.language
+                ),
+                status=SmsStatus.QUEUED,
+                purpose=f"escalation:{step.level.value}",
+                ticket_id=ticket.id,
+                staff_id=person.id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
