@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from sqlalchemy import select
 
 from hotline import schema
 from hotline.bootstrap import Services, bootstrap
+from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
 from hotline.simulator import FlaskTransport, HttpTransport, Simulator, SimulatorError
 from ticketing import seeding
@@ -100,31 +100,13 @@ def run(host: str, port: int, demo: bool) -> None:
     services = bootstrap(settings)
     if demo:
         _load_demo(services)
-    _start_outbox_timer(services)
+    start_ticker(lambda: tick_once(services))
     app = create_app(services=services)
     click.echo(
         f"hotline listening on http://{host}:{port}  (Twilio voice webhook: "
         f"/twilio/voice/incoming, SMS: /twilio/sms/incoming)"
     )
     app.run(host=host, port=port, threaded=True, use_reloader=False)
-
-
-def _start_outbox_timer(services: Services, every: float = 60.0) -> None:
-    """In embedded mode nobody runs `hotline outbox drain` from cron: do it on a timer."""
-    from hotline import jobs
-
-    def tick() -> None:
-        try:
-            jobs.drain_outbox()
-        except Exception:
-            log.exception("outbox drain failed")
-        timer = threading.Timer(every, tick)
-        timer.daemon = True
-        timer.start()
-
-    first = threading.Timer(every, tick)
-    first.daemon = True
-    first.start()
 
 
 @main.command()
@@ -141,6 +123,15 @@ def worker() -> None:
     Worker(list(QUEUE_NAMES), connection=services.jobs.redis, serializer=JSONSerializer).work(
         with_scheduler=True
     )
+
+
+@main.command()
+def sweep() -> None:
+    """Fire the escalations that are due now, once (for cron)."""
+    from hotline import jobs
+
+    bootstrap()
+    click.echo(f"fired {jobs.sweep_sla()} escalation(s)")
 
 
 @main.group()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from hotline.bootstrap import SEND_SMS_JOB, current_services
 from hotline.exceptions import SmsRejected
 from ticketing import services as cases
+from ticketing import sla_service
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +48,21 @@ def drain_outbox(older_than_seconds: int = 60) -> int:
     for message_id in ids:
         services.jobs.enqueue("sms", SEND_SMS_JOB, message_id)
     return len(ids)
+
+
+def sweep_sla(batch: int = 1000) -> int:
+    """Fire every escalation that is due; returns how many rungs fired."""
+    services = current_services()
+    total = 0
+    while True:
+        with services.uow() as uow:
+            fired = sla_service.sweep(uow, services.clock(), limit=batch)
+        total += fired
+        if fired < batch:
+            return total
+
+
+def tick() -> None:
+    """The once-a-minute work: escalations, then SMS left in the outbox."""
+    sweep_sla()
+    drain_outbox()

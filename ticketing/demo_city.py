@@ -263,8 +263,9 @@ def _grid_staff(
 
 
 def _supervisors(regions: tuple[RegionSeed, ...], people: Iterator[str]) -> tuple[StaffSeed, ...]:
-    """One supervisor for the district, each street and each community."""
-    overseen = [region for region in regions if region.level != "city"]
+    """One supervisor for each region: the city office (last, so the others keep their
+    numbers), the district, each street and each community."""
+    overseen = [r for r in regions if r.level != "city"] + [r for r in regions if r.level == "city"]
     return tuple(
         StaffSeed(f"SV{n:02d}", next(people), _phone("137", n), "supervisor", None, region.code)
         for n, region in enumerate(overseen, start=1)

@@ -48,7 +48,7 @@ def hotline(env: dict[str, str], *args: str) -> str:
 def test_readme_walkthrough_in_process(env: dict[str, str]) -> None:
     hotline(env, "db", "upgrade")
     loaded = hotline(env, "demo", "load")
-    assert "207 grids, 262 staff" in loaded
+    assert "207 grids, 263 staff" in loaded
     assert f"grid 1101, primary member Wang Lei {MEMBER_1101}" in loaded
     assert loaded == hotline(env, "demo", "load"), "loading twice changes nothing"
 
@@ -79,6 +79,7 @@ def test_readme_walkthrough_in_process(env: dict[str, str]) -> None:
         env, "simulate", "sms", "--from", MEMBER_1101, f"D {number} bulb replaced"
     )
     assert "has been resolved: bulb replaced" in hotline(env, "outbox", "list", "--to", CALLER)
+    assert hotline(env, "sweep").startswith("fired 0 escalation(s)")
 
 
 def _free_port() -> int:

@@ -80,7 +80,7 @@ def test_every_phone_is_a_china_mobile_in_e164(city: DemoCity) -> None:
 def test_staff_roles(city: DemoCity) -> None:
     roles = Counter(member.role for member in city.staff)
     assert roles["grid_member"] == 207 + 18
-    assert roles["supervisor"] == 1 + 3 + 9
+    assert roles["supervisor"] == 1 + 1 + 3 + 9  # city office, district, streets, communities
     assert roles["call_agent"] == 8
     assert roles["dispatcher"] == 2 * len(DEPARTMENTS)
     dispatchers = Counter(m.department_code for m in city.staff if m.role == "dispatcher")
