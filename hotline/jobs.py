@@ -7,8 +7,7 @@ from datetime import timedelta
 
 from hotline.bootstrap import SEND_SMS_JOB, current_services
 from hotline.exceptions import SmsRejected
-from ticketing import services as cases
-from ticketing import sla_service
+from ticketing import outbox, sla_service
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +16,7 @@ def send_sms(message_id: int) -> None:
     """Send one outbox message; raise on a provider error so rq records and retries it."""
     services = current_services()
     with services.uow() as uow:
-        outgoing = cases.claim_for_sending(uow, message_id, services.clock())
+        outgoing = outbox.claim_for_sending(uow, message_id, services.clock())
     if outgoing is None:
         log.info("SMS %s was already sent; nothing to do", message_id)
         return
@@ -26,17 +25,17 @@ def send_sms(message_id: int) -> None:
     except SmsRejected as exc:
         # Retrying cannot help (invalid number, opted out): record it and stop here.
         with services.uow() as uow:
-            cases.mark_send_failed(uow, message_id, str(exc), services.clock(), permanent=True)
+            outbox.mark_send_failed(uow, message_id, str(exc), services.clock(), permanent=True)
         log.warning("SMS %s rejected: %s", message_id, exc)
         return
     except Exception as exc:
         with services.uow() as uow:
-            cases.mark_send_failed(
+            outbox.mark_send_failed(
                 uow, message_id, f"{type(exc).__name__}: {exc}", services.clock(), permanent=False
             )
         raise  # rq retries with back-off and keeps the failure in its registry
     with services.uow() as uow:
-        cases.mark_sent(uow, message_id, result.provider_sid, result.status, services.clock())
+        outbox.mark_sent(uow, message_id, result.provider_sid, result.status, services.clock())
 
 
 def drain_outbox(older_than_seconds: int = 60) -> int:
@@ -44,7 +43,7 @@ def drain_outbox(older_than_seconds: int = 60) -> int:
     worker died mid-send); returns how many."""
     services = current_services()
     with services.uow() as uow:
-        ids = cases.messages_to_retry(uow, services.clock(), timedelta(seconds=older_than_seconds))
+        ids = outbox.messages_to_retry(uow, services.clock(), timedelta(seconds=older_than_seconds))
     for message_id in ids:
         services.jobs.enqueue("sms", SEND_SMS_JOB, message_id)
     return len(ids)

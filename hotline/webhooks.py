@@ -8,7 +8,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from hotline import calls
 from hotline.bootstrap import Services
 from hotline.signatures import twilio_signed
-from ticketing import services as cases
+from ticketing import outbox, sms_inbox
 
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
 
@@ -77,11 +77,11 @@ def call_status() -> tuple[str, int]:
 def sms_incoming() -> Response:
     fields = _require("MessageSid", "From", "To")
     services = _services()
-    inbound = cases.InboundSms(
+    inbound = sms_inbox.InboundSms(
         fields["MessageSid"], fields["From"], fields["To"], request.form.get("Body", "")
     )
     with services.uow() as uow:
-        text = cases.handle_inbound_sms(uow, inbound, services.clock())
+        text = sms_inbox.handle_inbound_sms(uow, inbound, services.clock())
     response = MessagingResponse()
     if text:
         response.message(text)
@@ -94,7 +94,7 @@ def sms_status() -> tuple[str, int]:
     fields = _require("MessageSid", "MessageStatus")
     services = _services()
     with services.uow() as uow:
-        cases.record_sms_status(
+        outbox.record_sms_status(
             uow,
             fields["MessageSid"],
             fields["MessageStatus"],

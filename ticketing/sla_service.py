@@ -25,6 +25,7 @@ from ticketing.business_time import (
     official_china_workday,
     weekdays,
 )
+from ticketing.case_records import case_facts, queue_sms, record_event
 from ticketing.catalogue import Priority
 from ticketing.escalation import Clock, Level, RunningClock, Step, due, next_time, schedule
 from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
@@ -35,13 +36,9 @@ from ticketing.models import (
     Region,
     SlaPolicyRow,
     SlaRuleRow,
-    SmsDirection,
-    SmsMessage,
-    SmsStatus,
     Staff,
     StaffRole,
     Ticket,
-    TicketEvent,
 )
 from ticketing.routing import AssignmentRole
 from ticketing.sla import PolicyRule, SlaPolicy, choose_policy, deadlines, pauses
@@ -305,42 +302,22 @@ def _notify(
     uow: UnitOfWork, ticket: Ticket, step: Step, calendar: BusinessCalendar, now: datetime
 ) -> None:
     people = recipients(uow.session, ticket, step.level)
-    ticket.events.append(
-        TicketEvent(
-            at=now,
-            kind="escalated",
-            actor="system",
-            note=f"{step.clock} {step.level}",
-            data={
-                "clock": step.clock.value,
-                "level": step.level.value,
-                "due_at": step.at.isoformat(),
-                "notified": [p.id for p in people],
-            },
-        )
+    record_event(
+        ticket,
+        "escalated",
+        "system",
+        now,
+        note=f"{step.clock} {step.level}",
+        data={
+            "clock": step.clock.value,
+            "level": step.level.value,
+            "due_at": step.at.isoformat(),
+            "notified": [p.id for p in people],
+        },
     )
     local_due = step.at.astimezone(calendar.zone).strftime("%m-%d %H:%M")
-    facts = messages.CaseFacts(
-        ticket.number,
-        ticket.category.name_en,
-        ticket.category.name_zh,
-        ticket.grid.name if ticket.grid else "-",
-        ticket.caller_phone,
-    )
     for person in people:
-        uow.add_outbound(
-            SmsMessage(
-                direction=SmsDirection.OUTBOUND,
-                to_number=person.phone,
-                from_number="",
-                body=messages.escalation(
-                    facts, step.clock.value, step.level.value, local_due, person.language
-                ),
-                status=SmsStatus.QUEUED,
-                purpose=f"escalation:{step.level.value}",
-                ticket_id=ticket.id,
-                staff_id=person.id,
-                created_at=now,
-                updated_at=now,
-            )
+        body = messages.escalation(
+            case_facts(ticket), step.clock.value, step.level.value, local_due, person.language
         )
+        queue_sms(uow, ticket, person.phone, body, f"escalation:{step.level.value}", now, person)

@@ -32,9 +32,9 @@ from hotline.simulator import FlaskTransport, Simulator
 from hotline.sms import SendResult, TwilioSmsSender, twilio_client
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN, FixedClock
 from tests.twilio_stub import INVALID_TO_NUMBER, StubRequest, TwilioStub
-from ticketing import services as cases
+from ticketing import outbox
 from ticketing.models import SmsDirection, SmsMessage, SmsStatus
-from ticketing.services import MAX_SEND_ATTEMPTS
+from ticketing.outbox import MAX_SEND_ATTEMPTS
 from ticketing.unit_of_work import UnitOfWork
 
 ACCOUNT_SID = "AC" + "5e" * 16
@@ -410,7 +410,7 @@ def test_running_the_send_job_twice_sends_once(
     row = _outbound(services)[CALLER]
     assert (row.status, row.provider_sid, row.attempts) == (SmsStatus.SENDING, request.sid, 1)
     with services.uow() as uow:
-        assert cases.claim_for_sending(uow, message_id, now) is None
+        assert outbox.claim_for_sending(uow, message_id, now) is None
 
 
 def test_a_rejected_sms_is_marked_failed_and_never_retried(
