@@ -19,20 +19,22 @@ class TicketStatus(enum.StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     CANCELLED = "cancelled"
+    MERGED = "merged"  # a duplicate, folded into another case that carries on
 
 
 _S = TicketStatus
 
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
-    _S.NEW: frozenset({_S.ASSIGNED, _S.CANCELLED}),
+    _S.NEW: frozenset({_S.ASSIGNED, _S.CANCELLED, _S.MERGED}),
     # assigned -> assigned is a reassignment to someone else.
-    _S.ASSIGNED: frozenset({_S.ASSIGNED, _S.ACCEPTED, _S.RETURNED, _S.CANCELLED}),
-    _S.ACCEPTED: frozenset({_S.RESOLVED, _S.RETURNED, _S.CANCELLED}),
+    _S.ASSIGNED: frozenset({_S.ASSIGNED, _S.ACCEPTED, _S.RETURNED, _S.CANCELLED, _S.MERGED}),
+    _S.ACCEPTED: frozenset({_S.ASSIGNED, _S.RESOLVED, _S.RETURNED, _S.CANCELLED, _S.MERGED}),
     # A resident or supervisor may find the work unfinished: back to the same assignee.
     _S.RESOLVED: frozenset({_S.CLOSED, _S.ACCEPTED}),
-    _S.RETURNED: frozenset({_S.ASSIGNED, _S.CANCELLED}),
+    _S.RETURNED: frozenset({_S.ASSIGNED, _S.CANCELLED, _S.MERGED}),
     _S.CLOSED: frozenset(),
     _S.CANCELLED: frozenset(),
+    _S.MERGED: frozenset(),
 }
 
 OPEN_STATUSES = frozenset({_S.NEW, _S.ASSIGNED, _S.ACCEPTED, _S.RETURNED})

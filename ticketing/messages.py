@@ -72,3 +72,26 @@ def escalation(facts: CaseFacts, clock: str, level: str, due_local: str, languag
         f"[Hotline] Overdue: case {facts.number} ({facts.category_en}, {facts.place}) was due "
         f"to be {what} by {due_local}. Please follow up."
     )
+
+
+def informed(facts: CaseFacts, language: str) -> str:
+    """For the grid member when a department takes a case in their grid."""
+    if _zh(language):
+        return f"【热线】知悉：您网格内工单{facts.number}（{facts.category_zh}）已派部门处理。"
+    return (
+        f"[Hotline] FYI: case {facts.number} ({facts.category_en}) in your grid went to the "
+        "responsible department."
+    )
+
+
+def urgent_alert(facts: CaseFacts, language: str) -> str:
+    """For the community supervisor, at once, when an urgent case arrives."""
+    if _zh(language):
+        return (
+            f"【热线】紧急：工单{facts.number}（{facts.category_zh}，{facts.place}），"
+            "已派部门，请关注。"
+        )
+    return (
+        f"[Hotline] URGENT: case {facts.number} ({facts.category_en}, {facts.place}) was "
+        "dispatched; please follow it."
+    )

@@ -7,7 +7,7 @@ was derived from. Times are stored as timezone-aware UTC on every backend.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -284,6 +284,13 @@ class Ticket(Base):
     accept_by: Mapped[datetime | None]
     resolve_by: Mapped[datetime | None]
     next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Where exactly, when known (a gazetteer place, a map click); the grid otherwise.
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"))
+    # A likely duplicate is only flagged; an agent decides and merges.
+    possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     deadline_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     assignment_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
@@ -293,6 +300,9 @@ class Ticket(Base):
     assignee: Mapped[Staff | None] = relationship()
     department: Mapped[Department | None] = relationship()
     sla_policy: Mapped[SlaPolicyRow | None] = relationship()
+    merged_into: Mapped[Ticket | None] = relationship(
+        remote_side=[id], foreign_keys=[merged_into_id]
+    )
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
@@ -429,3 +439,27 @@ class Escalation(Base):
     level: Mapped[str] = mapped_column(String(20))
     due_at: Mapped[datetime]
     fired_at: Mapped[datetime]
+
+
+class RosterShift(Base):
+    """A weekly shift of a member, in local wall-clock time (see ticketing.rosters)."""
+
+    __tablename__ = "roster_shifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    start: Mapped[str] = mapped_column(String(5))  # "08:30"
+    end: Mapped[str] = mapped_column(String(5))
+
+
+class LeavePeriod(Base):
+    """Days a member is away; routing passes over them."""
+
+    __tablename__ = "leave_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    first_day: Mapped[date]
+    last_day: Mapped[date]
+    reason: Mapped[str] = mapped_column(String(200), default="")

@@ -7,13 +7,18 @@ here can be replayed and tested at any instant.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ticketing import messages, repository
 from ticketing.case_records import case_facts, queue_sms, record_event
 from ticketing.casenumbers import day_prefix, format_case_number, normalise_case_number
+from ticketing.catalogue import Priority
 from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound
 from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
 from ticketing.models import (
@@ -22,7 +27,7 @@ from ticketing.models import (
     Ticket,
 )
 from ticketing.phones import is_mobile, try_e164
-from ticketing.routing import RoutingInput, route
+from ticketing.routing import RoutingDecision, RoutingInput, route
 from ticketing.sla import pauses
 from ticketing.sla_service import pause_history, refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
@@ -140,21 +145,10 @@ def register_case(
         note=new.description,
         data={"source": new.source, "location": new.location_code},
     )
-    decision = route(
-        RoutingInput(
-            category.level,
-            category.department_id,
-            grid.id if grid else None,
-            repository.grid_members(session, grid.id) if grid else (),
-        )
-    )
     session.flush()
-    if decision.needs_triage:
-        ticket.needs_triage = True
-        ticket.triage_reason = decision.rule
-        record_event(ticket, "triage", SYSTEM, now, note=decision.rule)
-    else:
-        _assign(uow, ticket, decision.staff_id, decision.department_id, decision.rule, now)
+    decision = _route(session, ticket, now, tz)
+    _dispatch(uow, ticket, decision, SYSTEM, now)
+    _flag_possible_duplicate(session, ticket, now)
     if ticket.caller_phone and is_mobile(ticket.caller_phone):
         queue_sms(
             uow,
@@ -168,12 +162,53 @@ def register_case(
     return summarise(ticket, decision.rule), ticket
 
 
+def _route(session: Session, ticket: Ticket, now: datetime, tz: ZoneInfo) -> RoutingDecision:
+    """Gather what routing needs about the case's place and people, then decide."""
+    grid, category = ticket.grid, ticket.category
+    community_id = ticket.community.id if ticket.community else None
+    return route(
+        RoutingInput(
+            category.level,
+            category.department_id,
+            grid.id if grid else None,
+            repository.grid_members(session, grid.id, now, tz) if grid else (),
+            repository.community_pool(session, grid.community_id, now, tz) if grid else (),
+            urgent=ticket.priority is Priority.URGENT,
+            supervisors=[s.id for s in repository.supervisors(session, community_id)],
+        )
+    )
+
+
+def _dispatch(
+    uow: UnitOfWork, ticket: Ticket, decision: RoutingDecision, actor: str, now: datetime
+) -> None:
+    """Apply a routing decision: assign or send to triage, and tell who must know."""
+    if decision.needs_triage:
+        ticket.needs_triage = True
+        ticket.triage_reason = decision.rule
+        ticket.assignee = None
+        record_event(ticket, "triage", actor, now, note=decision.rule)
+    else:
+        _assign(uow, ticket, decision.staff_id, decision.department_id, decision.rule, actor, now)
+    facts = case_facts(ticket)
+    for purpose, ids, text in (
+        ("informed", decision.inform, messages.informed),
+        ("urgent_alert", decision.alert, messages.urgent_alert),
+    ):
+        for person in (uow.session.get(Staff, i) for i in ids):
+            if person is not None:
+                queue_sms(
+                    uow, ticket, person.phone, text(facts, person.language), purpose, now, person
+                )
+
+
 def _assign(
     uow: UnitOfWork,
     ticket: Ticket,
     staff_id: int | None,
     department_id: int | None,
     rule: str,
+    actor: str,
     now: datetime,
 ) -> None:
     session = uow.session
@@ -181,12 +216,13 @@ def _assign(
     ticket.assignee = staff
     ticket.department_id = department_id if staff is None else None
     ticket.needs_triage = False
+    ticket.triage_reason = None
     ticket.assigned_at = now
     ticket.assignment_version += 1  # a new accept clock, with its own escalation rungs
     record_event(
         ticket,
         "assigned",
-        SYSTEM,
+        actor,
         now,
         to_status=TicketStatus.ASSIGNED,
         note=rule,
@@ -206,6 +242,49 @@ def _assign(
             now,
             staff=person,
         )
+
+
+# Likely duplicates: the same category reported in the same grid within this window.
+DUPLICATE_WINDOW = timedelta(hours=72)
+DUPLICATE_METRES = 300.0
+
+
+def _flag_possible_duplicate(session: Session, ticket: Ticket, now: datetime) -> None:
+    """Point an agent at an open case of the same category close by; merging is theirs."""
+    if ticket.grid_id is None and ticket.lat is None:
+        return
+    nearby = select(Ticket).where(
+        Ticket.id != ticket.id,
+        Ticket.category_id == ticket.category_id,
+        Ticket.status.in_(OPEN_STATUSES),
+        Ticket.created_at >= now - DUPLICATE_WINDOW,
+    )
+    for other in session.scalars(nearby.order_by(Ticket.created_at)):
+        if _near(ticket, other):
+            ticket.possible_duplicate_of_id = other.id
+            record_event(
+                ticket,
+                "possible_duplicate",
+                SYSTEM,
+                now,
+                note=f"same category near case {other.number}",
+                data={"of": other.number},
+            )
+            return
+
+
+def _near(a: Ticket, b: Ticket) -> bool:
+    if a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None:
+        return metres_between(a.lat, a.lon, b.lat, b.lon) <= DUPLICATE_METRES
+    return a.grid_id is not None and a.grid_id == b.grid_id
+
+
+def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance; plenty accurate at the scale of a street."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(h))
 
 
 def summarise(ticket: Ticket, rule: str = "") -> CaseSummary:
