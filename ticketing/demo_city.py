@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any, Literal
 
@@ -155,6 +156,30 @@ class DemoCity:
     staff: tuple[StaffSeed, ...]
     assignments: tuple[AssignmentSeed, ...]
     places: tuple[PlaceSeed, ...]
+    shifts: tuple[ShiftSeed, ...] = ()
+    leaves: tuple[LeaveSeed, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShiftSeed:
+    employee_no: str
+    weekday: int  # 0 = Monday
+    start: str  # "08:00", local time
+    end: str
+
+
+@dataclass(frozen=True)
+class LeaveSeed:
+    employee_no: str
+    first_day: date
+    last_day: date
+    reason: str
+
+
+# Rosters that make routing show its rules: part-time backups work weekday daytime
+# shifts, and grid 1102's primary member is on a long leave, so its cases go to the backup
+# by day and to the least-loaded member of the community at night.
+LEAVE_GRID = "1102"
 
 
 @cache
@@ -165,7 +190,27 @@ def build_demo_city() -> DemoCity:
     people = (_person_name(i) for i in itertools.count())
     grid_staff, assignments = _grid_staff(grids, people)
     staff = grid_staff + _supervisors(regions, people) + _office_staff(people)
-    return DemoCity(regions, grids, staff, assignments, _places(grids))
+    shifts, leaves = _rosters(staff, assignments)
+    return DemoCity(regions, grids, staff, assignments, _places(grids), shifts, leaves)
+
+
+def _rosters(
+    staff: tuple[StaffSeed, ...], assignments: tuple[AssignmentSeed, ...]
+) -> tuple[tuple[ShiftSeed, ...], tuple[LeaveSeed, ...]]:
+    backups = sorted({a.employee_no for a in assignments if a.role is AssignmentRole.BACKUP})
+    shifts = tuple(
+        ShiftSeed(member, day, start, end)
+        for member in backups
+        for day in range(5)
+        for start, end in (("08:00", "12:00"), ("14:00", "18:00"))
+    )
+    on_leave = next(
+        a.employee_no
+        for a in assignments
+        if a.grid_code == LEAVE_GRID and a.role is AssignmentRole.PRIMARY
+    )
+    leave = LeaveSeed(on_leave, date(2026, 11, 1), date(2027, 6, 30), "maternity leave")
+    return shifts, (leave,)
 
 
 def _regions() -> tuple[RegionSeed, ...]:

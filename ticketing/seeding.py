@@ -27,9 +27,11 @@ from ticketing.models import (
     EmploymentType,
     Grid,
     GridAssignment,
+    LeavePeriod,
     Place,
     Region,
     RegionLevel,
+    RosterShift,
     SlaPolicyRow,
     SlaRuleRow,
     Staff,
@@ -119,6 +121,34 @@ def load_demo_city(uow: UnitOfWork) -> DemoSummary:
                 "grid_id": grids[place.grid_code].id,
             }
             for place in city.places
+        },
+    )
+    _insert_missing(
+        session,
+        RosterShift,
+        lambda row: (row.staff_id, row.weekday, row.start),
+        {
+            (staff[x.employee_no].id, x.weekday, x.start): {
+                "staff_id": staff[x.employee_no].id,
+                "weekday": x.weekday,
+                "start": x.start,
+                "end": x.end,
+            }
+            for x in city.shifts
+        },
+    )
+    _insert_missing(
+        session,
+        LeavePeriod,
+        lambda row: (row.staff_id, row.first_day),
+        {
+            (staff[x.employee_no].id, x.first_day): {
+                "staff_id": staff[x.employee_no].id,
+                "first_day": x.first_day,
+                "last_day": x.last_day,
+                "reason": x.reason,
+            }
+            for x in city.leaves
         },
     )
     summary = _summarise(city, catalogue)

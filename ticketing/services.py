@@ -335,8 +335,15 @@ def accept(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: dateti
     """The assignee (or a dispatcher of the case's department) takes the case."""
     if ticket.assignee is None:  # a department dispatcher takes the case personally
         ticket.assignee = staff
+    on_time = ticket.accept_by is None or now <= ticket.accept_by
     record_event(
-        ticket, "accepted", f"staff:{staff.id}", now, to_status=TicketStatus.ACCEPTED, note=note
+        ticket,
+        "accepted",
+        f"staff:{staff.id}",
+        now,
+        to_status=TicketStatus.ACCEPTED,
+        note=note,
+        data={"on_time": on_time},
     )
     ticket.accepted_at = now
     refresh_deadlines(uow.session, ticket)
@@ -345,20 +352,27 @@ def accept(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: dateti
 
 def resolve(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: datetime) -> str:
     """The work is done: the caller is told by SMS, with the member's note."""
+    on_time = ticket.resolve_by is None or now <= ticket.resolve_by
     record_event(
-        ticket, "resolved", f"staff:{staff.id}", now, to_status=TicketStatus.RESOLVED, note=note
+        ticket,
+        "resolved",
+        f"staff:{staff.id}",
+        now,
+        to_status=TicketStatus.RESOLVED,
+        note=note,
+        data={"on_time": on_time},
     )
     ticket.resolved_at = now
-    if ticket.caller_phone and is_mobile(ticket.caller_phone):
-        text = note or ("已处理" if ticket.language.startswith("zh") else "done")
-        queue_sms(
-            uow,
-            ticket,
-            ticket.caller_phone,
-            messages.caller_done(case_facts(ticket), text, ticket.language),
-            "caller_done",
-            now,
-        )
+    text = note or ("已处理" if ticket.language.startswith("zh") else "done")
+    told: set[str] = set()
+    # Everyone who reported the problem hears it is fixed, including merged duplicates.
+    merged = uow.session.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id))
+    for reported in [ticket, *merged]:
+        phone = reported.caller_phone
+        if phone and phone not in told and is_mobile(phone):
+            told.add(phone)
+            body = messages.caller_done(case_facts(reported), text, reported.language)
+            queue_sms(uow, reported, phone, body, "caller_done", now)
     refresh_deadlines(uow.session, ticket)
     return "resolved"
 
@@ -373,6 +387,112 @@ def send_back(uow: UnitOfWork, ticket: Ticket, staff: Staff, reason: str, now: d
     ticket.assignee = None
     refresh_deadlines(uow.session, ticket)
     return "returned"
+
+
+def reassign(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    staff: Staff | None,
+    department_id: int | None,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """An agent or supervisor gives the case to someone else (or a department), saying why."""
+    if not reason.strip():
+        raise InvalidInput("a reassignment needs a reason")
+    if staff is None and department_id is None:
+        raise InvalidInput("reassign to a person or a department")
+    _assign(
+        uow, ticket, staff.id if staff else None, department_id, f"reassigned: {reason}", actor, now
+    )
+    refresh_deadlines(uow.session, ticket)
+
+
+def reroute(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    actor: str,
+    reason: str,
+    now: datetime,
+    tz: ZoneInfo,
+    location_code: str | None = None,
+) -> RoutingDecision:
+    """Route the case again, after its place was corrected or the roster changed."""
+    if location_code is not None:
+        location = find_location(uow, location_code)
+        if location is None:
+            raise InvalidInput(f"no grid or community {location_code!r}")
+        ticket.grid = (
+            repository.grid_by_code(uow.session, location.grid_code) if location.grid_code else None
+        )
+        ticket.community = repository.community_by_code(uow.session, location.community_code or "")
+    decision = _route(uow.session, ticket, now, tz)
+    record_event(ticket, "rerouted", actor, now, note=reason, data={"rule": decision.rule})
+    _dispatch(uow, ticket, decision, actor, now)
+    refresh_deadlines(uow.session, ticket)
+    return decision
+
+
+def recategorise(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    category_code: str,
+    priority: Priority,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Correct the category or priority; the SLA policy is chosen again."""
+    category = repository.category_by_code(uow.session, category_code)
+    if category is None:
+        raise InvalidInput(f"unknown category {category_code!r}")
+    record_event(
+        ticket,
+        "recategorised",
+        actor,
+        now,
+        note=reason,
+        data={
+            "from": [ticket.category.code, ticket.priority.value],
+            "to": [category.code, priority.value],
+        },
+    )
+    ticket.category, ticket.priority = category, priority
+    refresh_deadlines(uow.session, ticket, reselect=True)
+
+
+def cancel(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+    """Withdraw a case (a prank call, a mistake); the reason is kept, the clocks stop."""
+    if not reason.strip():
+        raise InvalidInput("a cancellation needs a reason")
+    record_event(ticket, "cancelled", actor, now, to_status=TicketStatus.CANCELLED, note=reason)
+    refresh_deadlines(uow.session, ticket)
+
+
+def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: datetime) -> None:
+    """Fold a duplicate into the case that carries on; its caller hears when that is done."""
+    if duplicate.id == into.id or into.status not in OPEN_STATUSES:
+        raise InvalidTransition(f"case {duplicate.number} cannot merge into {into.number}")
+    record_event(
+        duplicate,
+        "merged",
+        actor,
+        now,
+        to_status=TicketStatus.MERGED,
+        note=f"duplicate of {into.number}",
+        data={"into": into.number},
+    )
+    duplicate.merged_into = into
+    record_event(
+        into,
+        "absorbed",
+        actor,
+        now,
+        note=f"{duplicate.number} merged in",
+        data={"from": duplicate.number},
+    )
+    refresh_deadlines(uow.session, duplicate)
 
 
 def pause(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ticketing import messages
+from ticketing import messages, repository
 from ticketing.business_time import (
     BusinessCalendar,
     Window,
@@ -28,6 +28,7 @@ from ticketing.business_time import (
 from ticketing.case_records import case_facts, queue_sms, record_event
 from ticketing.catalogue import Priority
 from ticketing.escalation import Clock, Level, RunningClock, Step, due, next_time, schedule
+from ticketing.exceptions import InvalidInput, NotFound
 from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
 from ticketing.models import (
     CalendarRow,
@@ -163,6 +164,7 @@ def refresh_deadlines(
         if ticket.sla_policy_id not in (None, chosen):
             ticket.deadline_version += 1
         ticket.sla_policy_id = chosen
+        ticket.sla_policy = session.get(SlaPolicyRow, chosen)  # keep the loaded relation true
     policy = catalog.policies[ticket.sla_policy_id]
     calendar = catalog.calendar_of(ticket.sla_policy_id)
     assigned_at = ticket.assigned_at if ticket.status is TicketStatus.ASSIGNED else None
@@ -234,22 +236,6 @@ def _ancestor(region: Region | None, levels: int) -> Region | None:
     return region
 
 
-def _supervisors(session: Session, region: Region | None) -> list[Staff]:
-    if region is None:
-        return []
-    return list(
-        session.scalars(
-            select(Staff)
-            .where(
-                Staff.role == StaffRole.SUPERVISOR,
-                Staff.region_id == region.id,
-                Staff.active.is_(True),
-            )
-            .order_by(Staff.id)
-        )
-    )
-
-
 def _responsible(session: Session, ticket: Ticket) -> list[Staff]:
     if ticket.assignee is not None:
         return [ticket.assignee]
@@ -289,11 +275,15 @@ def recipients(session: Session, ticket: Ticket, level: Level) -> list[Staff]:
     if level is Level.REMINDER:
         people = _responsible(session, ticket)
     elif level is Level.BREACH:
-        people = [*_backups(session, ticket), *_supervisors(session, community)]
+        people = [
+            *_backups(session, ticket),
+            *repository.supervisors(session, community.id if community else None),
+        ]
         people = people or _responsible(session, ticket)
     else:
         up = {Level.STREET: 1, Level.DISTRICT: 2, Level.CITY: 3}[level]
-        people = _supervisors(session, _ancestor(community, up))
+        region = _ancestor(community, up)
+        people = repository.supervisors(session, region.id if region else None)
     unique = {person.id: person for person in people}
     return list(unique.values())
 
@@ -321,3 +311,66 @@ def _notify(
             case_facts(ticket), step.clock.value, step.level.value, local_due, person.language
         )
         queue_sms(uow, ticket, person.phone, body, f"escalation:{step.level.value}", now, person)
+
+
+def new_policy_version(
+    uow: UnitOfWork,
+    code: str,
+    *,
+    accept_within: timedelta | None = None,
+    resolve_within: timedelta | None = None,
+    calendar: str | None = None,
+) -> SlaPolicyRow:
+    """Change a policy by adding a version; cases keep theirs until recomputed."""
+    session = uow.session
+    current = session.scalars(
+        select(SlaPolicyRow).where(SlaPolicyRow.code == code, SlaPolicyRow.current.is_(True))
+    ).one_or_none()
+    if current is None:
+        raise NotFound(f"no SLA policy {code!r}")
+    if (
+        calendar is not None
+        and session.scalars(select(CalendarRow).where(CalendarRow.code == calendar)).one_or_none()
+        is None
+    ):
+        raise InvalidInput(f"no calendar {calendar!r}")
+    current.current = False
+    row = SlaPolicyRow(
+        code=code,
+        version=current.version + 1,
+        name=current.name,
+        calendar_code=calendar or current.calendar_code,
+        accept_minutes=_minutes(accept_within) if accept_within else current.accept_minutes,
+        resolve_minutes=_minutes(resolve_within) if resolve_within else current.resolve_minutes,
+        update_minutes=current.update_minutes,
+        current=True,
+    )
+    session.add(row)
+    uow.commit()
+    return row
+
+
+def _minutes(duration: timedelta) -> int:
+    return int(duration.total_seconds() // 60)
+
+
+def recompute_open_cases(uow: UnitOfWork, after_id: int = 0, batch: int = 500) -> int:
+    """Re-choose the policy and recompute deadlines for one batch of open cases (ids above
+    `after_id`), committing the batch; returns the last id done, 0 when none were left.
+
+    Batches keep each transaction short, so a policy change on a million open cases never
+    holds locks the web and the sweep are waiting for.
+    """
+    session = uow.session
+    catalog = load_catalog(session)
+    tickets = session.scalars(
+        select(Ticket)
+        .where(Ticket.id > after_id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id)
+        .limit(batch)
+        .options(selectinload(Ticket.events))
+    ).all()
+    for ticket in tickets:
+        refresh_deadlines(session, ticket, catalog, reselect=True)
+    uow.commit()
+    return tickets[-1].id if tickets else 0
