@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from hotline import schema
+from hotline import admin_cli, schema
 from hotline.bootstrap import Services, bootstrap
 from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
@@ -239,6 +239,9 @@ def simulate_sms(from_number: str, url: str | None, text: str) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"reply: {reply}" if reply else "(no reply)")
 
+
+main.add_command(admin_cli.report)
+main.add_command(admin_cli.sla)
 
 if __name__ == "__main__":
     sys.exit(main())

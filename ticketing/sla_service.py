@@ -320,6 +320,7 @@ def new_policy_version(
     accept_within: timedelta | None = None,
     resolve_within: timedelta | None = None,
     calendar: str | None = None,
+    name: str | None = None,
 ) -> SlaPolicyRow:
     """Change a policy by adding a version; cases keep theirs until recomputed."""
     session = uow.session
@@ -338,7 +339,7 @@ def new_policy_version(
     row = SlaPolicyRow(
         code=code,
         version=current.version + 1,
-        name=current.name,
+        name=name or current.name,
         calendar_code=calendar or current.calendar_code,
         accept_minutes=_minutes(accept_within) if accept_within else current.accept_minutes,
         resolve_minutes=_minutes(resolve_within) if resolve_within else current.resolve_minutes,
@@ -354,9 +355,9 @@ def _minutes(duration: timedelta) -> int:
     return int(duration.total_seconds() // 60)
 
 
-def recompute_open_cases(uow: UnitOfWork, after_id: int = 0, batch: int = 500) -> int:
+def recompute_open_cases(uow: UnitOfWork, after_id: int = 0, batch: int = 500) -> tuple[int, int]:
     """Re-choose the policy and recompute deadlines for one batch of open cases (ids above
-    `after_id`), committing the batch; returns the last id done, 0 when none were left.
+    `after_id`), committing the batch; returns how many were done and the last id.
 
     Batches keep each transaction short, so a policy change on a million open cases never
     holds locks the web and the sweep are waiting for.
@@ -373,4 +374,4 @@ def recompute_open_cases(uow: UnitOfWork, after_id: int = 0, batch: int = 500) -
     for ticket in tickets:
         refresh_deadlines(session, ticket, catalog, reselect=True)
     uow.commit()
-    return tickets[-1].id if tickets else 0
+    return len(tickets), (tickets[-1].id if tickets else after_id)

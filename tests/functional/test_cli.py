@@ -80,6 +80,10 @@ def test_readme_walkthrough_in_process(env: dict[str, str]) -> None:
     )
     assert "has been resolved: bulb replaced" in hotline(env, "outbox", "list", "--to", CALLER)
     assert hotline(env, "sweep").startswith("fired 0 escalation(s)")
+    month = f"20{number[:2]}-{number[2:4]}"
+    table = hotline(env, "report", "assessment", "--period", month, "--level", "grid")
+    assert "1101 Weilai Community grid 01" in table
+    assert "general v1 on office_hours_cn" in hotline(env, "sla", "list")
 
 
 def _free_port() -> int:
