@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from hotline.bootstrap import SEND_SMS_JOB, current_services
 from hotline.exceptions import SmsRejected
-from ticketing import outbox, sla_service
+from ticketing import closure, outbox, sla_service
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,23 @@ def sweep_sla(batch: int = 1000) -> int:
             return total
 
 
+def auto_close_cases(batch: int = 500) -> int:
+    """Close resolved cases their caller has not rated within HOTLINE_AUTO_CLOSE_DAYS
+    days; returns how many."""
+    services = current_services()
+    days = services.settings.auto_close_days
+    total = 0
+    while True:
+        with services.uow() as uow:
+            closed = closure.auto_close(uow, services.clock(), timedelta(days=days), limit=batch)
+        total += closed
+        if closed < batch:
+            return total
+
+
 def tick() -> None:
-    """The once-a-minute work: escalations, then SMS left in the outbox."""
+    """The once-a-minute work: escalations, SMS left in the outbox, then resolved cases
+    nobody rated (last, so a bad setting for it cannot hold up the first two)."""
     sweep_sla()
     drain_outbox()
+    auto_close_cases()

@@ -27,6 +27,18 @@ def _local_secret(var_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _non_negative(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of at least 0 from the environment; a clear error otherwise."""
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{name} must be a whole number of 0 or more, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -39,6 +51,7 @@ class Settings:
     secret_key: str
     timezone: ZoneInfo
     var_dir: Path
+    auto_close_days: int = 7
     flows_dir: Path = FLOWS_DIR
 
     @property
@@ -74,5 +87,6 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or _local_secret(var_dir),
             timezone=ZoneInfo(env.get("HOTLINE_TIMEZONE") or "Asia/Shanghai"),
             var_dir=var_dir,
+            auto_close_days=_non_negative(env, "HOTLINE_AUTO_CLOSE_DAYS", 7),
             flows_dir=Path(env.get("HOTLINE_FLOWS_DIR") or FLOWS_DIR),
         )

@@ -48,11 +48,18 @@ def caller_receipt(facts: CaseFacts, language: str) -> str:
     )
 
 
-def caller_done(facts: CaseFacts, note: str, language: str) -> str:
-    """The SMS that tells a resident their case was handled, with the member's note."""
+def caller_done(facts: CaseFacts, note: str, language: str, ask_rating: bool = True) -> str:
+    """The SMS that tells a resident their case was handled, with the member's note, and
+    asks for the rating that closes it (one SMS segment: one message, not two)."""
     if _zh(language):
-        return f"【热线】您的工单{facts.number}已办结：{note}。感谢您的反映。"
-    return f"[Hotline] Your case {facts.number} has been resolved: {note}. Thank you."
+        done = f"【热线】您的工单{facts.number}已办结：{note}。"
+        return done + ("请回复1至5评分，未解决请回复0。" if ask_rating else "感谢您的反映。")
+    done = f"[Hotline] Your case {facts.number} has been resolved: {note}."
+    return done + (
+        " Rate it: reply 1 (poor) to 5 (very good), or 0 if not fixed."
+        if ask_rating
+        else " Thank you."
+    )
 
 
 def escalation(facts: CaseFacts, clock: str, level: str, due_local: str, language: str) -> str:
@@ -94,4 +101,17 @@ def urgent_alert(facts: CaseFacts, language: str) -> str:
     return (
         f"[Hotline] URGENT: case {facts.number} ({facts.category_en}, {facts.place}) was "
         "dispatched; please follow it."
+    )
+
+
+def reopened(facts: CaseFacts, language: str) -> str:
+    """For the assignee when the resident says a resolved case is not fixed."""
+    if _zh(language):
+        return (
+            f"【热线】工单{facts.number}（{facts.category_zh}）来电人反映问题未解决，"
+            f"已重新交您办理。完成后回复 D {facts.number} 处理情况。"
+        )
+    return (
+        f"[Hotline] Case {facts.number} ({facts.category_en}) is reopened: the caller says "
+        f"it is not fixed. Reply D {facts.number} <note> when done."
     )

@@ -252,7 +252,11 @@ class CaseSequence(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_status_resolved", "status", "resolved_at"),  # the auto-close
+        Index("ix_tickets_caller_status", "caller_phone", "status"),  # a resident's SMS
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -371,7 +371,10 @@ def resolve(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: datet
         phone = reported.caller_phone
         if phone and phone not in told and is_mobile(phone):
             told.add(phone)
-            body = messages.caller_done(case_facts(reported), text, reported.language)
+            # Only the surviving case is rated: a merged case's caller just hears the news.
+            body = messages.caller_done(
+                case_facts(reported), text, reported.language, ask_rating=reported is ticket
+            )
             queue_sms(uow, reported, phone, body, "caller_done", now)
     refresh_deadlines(uow.session, ticket)
     return "resolved"

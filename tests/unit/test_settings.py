@@ -1,0 +1,45 @@
+"""Configuration comes from the environment only, with clear errors for bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotline.settings import Settings
+
+
+def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'hotline.sqlite3'}"
+    assert settings.redis_url is None
+    assert not settings.twilio_configured
+    assert settings.timezone.key == "Asia/Shanghai"
+    assert settings.auto_close_days == 7
+    assert settings.secret_key == (tmp_path / "secret_key").read_text()
+    assert settings.webhook_token == settings.secret_key  # no Twilio: our own key signs
+
+
+def test_postgres_urls_use_psycopg_3_and_twilio_token_signs_webhooks(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "HOTLINE_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql://u@h/db",
+            "TWILIO_ACCOUNT_SID": "AC1",
+            "TWILIO_AUTH_TOKEN": "tok",
+            "TWILIO_FROM_NUMBER": "+1",
+            "PUBLIC_BASE_URL": "https://hotline.example.gov/",
+            "HOTLINE_AUTO_CLOSE_DAYS": "3",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+    assert settings.twilio_configured
+    assert settings.webhook_token == "tok"
+    assert settings.public_base_url == "https://hotline.example.gov"
+    assert settings.auto_close_days == 3
+
+
+@pytest.mark.parametrize("value", ["-1", "seven"])
+def test_a_bad_auto_close_setting_is_refused_at_start(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ValueError, match="HOTLINE_AUTO_CLOSE_DAYS must be a whole number"):
+        Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_AUTO_CLOSE_DAYS": value})
