@@ -96,6 +96,7 @@ def reopen(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: dateti
         data={"reopen": True},
     )
     ticket.resolved_at = None
+    ticket.deadline_version += 1  # a new resolve clock, with its own escalation rungs
     refresh_deadlines(uow.session, ticket)
     people = (
         [ticket.assignee]

@@ -105,10 +105,17 @@ def load_catalog(session: Session) -> PolicyCatalog:
 
 
 def _clocks(ticket: Ticket, policy: SlaPolicy) -> list[RunningClock]:
-    running = [RunningClock(Clock.RESOLVE, ticket.created_at, policy.resolve_within)]
+    running = [RunningClock(Clock.RESOLVE, resolve_clock_start(ticket), policy.resolve_within)]
     if ticket.status is TicketStatus.ASSIGNED and ticket.assigned_at is not None:
         running.append(RunningClock(Clock.ACCEPT, ticket.assigned_at, policy.accept_within))
     return running
+
+
+def resolve_clock_start(ticket: Ticket) -> datetime:
+    """Registration, or the last reopening: a reopened case gets the policy's full time
+    again, rather than an old deadline that would escalate to the city at once."""
+    reopened = [e.at for e in ticket.events if e.kind == "reopened"]
+    return max(reopened, default=ticket.created_at)
 
 
 def pause_history(ticket: Ticket) -> list[tuple[datetime, str]]:
@@ -169,7 +176,7 @@ def refresh_deadlines(
     calendar = catalog.calendar_of(ticket.sla_policy_id)
     assigned_at = ticket.assigned_at if ticket.status is TicketStatus.ASSIGNED else None
     found = deadlines(
-        policy, calendar, ticket.created_at, assigned_at, False, pause_history(ticket)
+        policy, calendar, resolve_clock_start(ticket), assigned_at, False, pause_history(ticket)
     )
     ticket.accept_by, ticket.resolve_by = found.accept_by, found.resolve_by
     ticket.next_escalation_at = next_time(

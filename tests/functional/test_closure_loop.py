@@ -14,6 +14,7 @@ from hotline.queue import RqJobQueue
 from hotline.scheduling import TICK_LOCK, tick_once
 from hotline.simulator import Simulator
 from tests.conftest import FixedClock
+from ticketing.business_time import OFFICE_HOURS
 from ticketing.lifecycle import TicketStatus
 from ticketing.models import SmsDirection, SmsMessage, SmsStatus, Ticket
 from ticketing.unit_of_work import UnitOfWork
@@ -128,8 +129,12 @@ def test_zero_reopens_to_the_same_assignee_who_is_told(
             TicketStatus.RESOLVED,
             TicketStatus.ACCEPTED,
         )
-        # The resolve clock runs again (from registration, as before the resolution).
-        assert ticket.resolve_by is not None
+        # A new resolve clock, with the policy's full time from the reopening.
+        assert ticket.deadline_version == 2
+        assert ticket.sla_policy is not None
+        assert ticket.resolve_by == OFFICE_HOURS.add(
+            clock.now, timedelta(minutes=ticket.sla_policy.resolve_minutes)
+        )
         assert ticket.next_escalation_at is not None
         assert _sent(uow, member)[-1] == (
             "reopened",
