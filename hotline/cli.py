@@ -112,7 +112,7 @@ def run(host: str, port: int, demo: bool) -> None:
 @main.command()
 def worker() -> None:
     """Run an rq worker for the sms and default queues (needs REDIS_URL)."""
-    from rq import Worker
+    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from hotline.queue import QUEUE_NAMES, RqJobQueue
@@ -120,7 +120,9 @@ def worker() -> None:
     services = bootstrap()
     if not isinstance(services.jobs, RqJobQueue):
         raise click.ClickException("REDIS_URL is not set: jobs already run in-process")
-    Worker(list(QUEUE_NAMES), connection=services.jobs.redis, serializer=JSONSerializer).work(
+    # SimpleWorker runs jobs in this process: our jobs are short and trusted, and a fork
+    # plus a new database connection per SMS made the worker the intake's bottleneck.
+    SimpleWorker(list(QUEUE_NAMES), connection=services.jobs.redis, serializer=JSONSerializer).work(
         with_scheduler=True
     )
 

@@ -256,6 +256,7 @@ class Ticket(Base):
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_status_resolved", "status", "resolved_at"),  # the auto-close
         Index("ix_tickets_caller_status", "caller_phone", "status"),  # a resident's SMS
+        Index("ix_tickets_category_status_created", "category_id", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,22 +30,39 @@ from ticketing.routing import AssignmentRole, GridMemberView
 
 
 def next_case_sequence(session: Session, day: str) -> int:
-    """Atomically take the next number of a day, safe across processes and backends."""
+    """Atomically take the next number of a day, safe across processes and backends.
+
+    On a server database the number is taken in its own short transaction: the day's row
+    is then locked for a millisecond, not for the whole case-creating transaction, which
+    would make every new case in the city wait for the one before it. The price is a gap
+    in the numbers when a case's transaction rolls back. SQLite has one writer anyway, and
+    a second connection would wait on our own lock, so there it stays in the session.
+    """
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name != "sqlite":
+        with bind.connect() as connection:
+            number = _bump(connection, day)
+            connection.commit()
+            return number
+    return _bump(session.connection(), day)
+
+
+def _bump(connection: Connection, day: str) -> int:
     bump = (
         update(CaseSequence)
         .where(CaseSequence.day == day)
         .values(last=CaseSequence.last + 1)
         .returning(CaseSequence.last)
     )
-    value = session.execute(bump).scalar_one_or_none()
+    value = connection.execute(bump).scalar_one_or_none()
     if value is not None:
         return int(value)
     try:
-        with session.begin_nested():
-            session.add(CaseSequence(day=day, last=0))
+        with connection.begin_nested():
+            connection.execute(insert(CaseSequence).values(day=day, last=0))
     except IntegrityError:
         pass  # another transaction created the day's row first; bump theirs
-    return int(session.execute(bump).scalar_one())
+    return int(connection.execute(bump).scalar_one())
 
 
 def category_by_code(session: Session, code: str) -> Category | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ticketing import messages, repository
@@ -250,41 +250,45 @@ DUPLICATE_METRES = 300.0
 
 
 def _flag_possible_duplicate(session: Session, ticket: Ticket, now: datetime) -> None:
-    """Point an agent at an open case of the same category close by; merging is theirs."""
+    """Point an agent at an open case of the same category close by; merging is theirs.
+
+    The search is one indexed query returning at most one row: the same category, open,
+    recent, and in the same grid or within a small box around the point.
+    """
     if ticket.grid_id is None and ticket.lat is None:
         return
-    nearby = select(Ticket).where(
-        Ticket.id != ticket.id,
-        Ticket.category_id == ticket.category_id,
-        Ticket.status.in_(OPEN_STATUSES),
-        Ticket.created_at >= now - DUPLICATE_WINDOW,
-    )
-    for other in session.scalars(nearby.order_by(Ticket.created_at)):
-        if _near(ticket, other):
-            ticket.possible_duplicate_of_id = other.id
-            record_event(
-                ticket,
-                "possible_duplicate",
-                SYSTEM,
-                now,
-                note=f"same category near case {other.number}",
-                data={"of": other.number},
-            )
-            return
-
-
-def _near(a: Ticket, b: Ticket) -> bool:
-    if a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None:
-        return metres_between(a.lat, a.lon, b.lat, b.lon) <= DUPLICATE_METRES
-    return a.grid_id is not None and a.grid_id == b.grid_id
-
-
-def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance; plenty accurate at the scale of a street."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+    near = []
+    if ticket.grid_id is not None:
+        near.append(Ticket.grid_id == ticket.grid_id)
+    if ticket.lat is not None and ticket.lon is not None:
+        d_lat = DUPLICATE_METRES / 111_320
+        d_lon = d_lat / max(math.cos(math.radians(ticket.lat)), 0.01)
+        near.append(
+            Ticket.lat.between(ticket.lat - d_lat, ticket.lat + d_lat)
+            & Ticket.lon.between(ticket.lon - d_lon, ticket.lon + d_lon)
+        )
+    other = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.category_id == ticket.category_id,
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.created_at >= now - DUPLICATE_WINDOW,
+            Ticket.id != ticket.id,
+            or_(*near),
+        )
+        .order_by(Ticket.created_at)
+        .limit(1)
+    ).first()
+    if other is not None:
+        ticket.possible_duplicate_of_id = other.id
+        record_event(
+            ticket,
+            "possible_duplicate",
+            SYSTEM,
+            now,
+            note=f"same category near case {other.number}",
+            data={"of": other.number},
+        )
 
 
 def summarise(ticket: Ticket, rule: str = "") -> CaseSummary:
