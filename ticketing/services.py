@@ -22,6 +22,7 @@ from ticketing.catalogue import Priority
 from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound
 from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
 from ticketing.models import (
+    Grid,
     Region,
     Staff,
     Ticket,
@@ -72,6 +73,16 @@ class CaseSummary:
     routing_rule: str
 
 
+def _place(session: Session, code: str | None) -> tuple[Grid | None, Region | None]:
+    """The grid and community a keyed-in code names (a community code names no grid)."""
+    if not code:
+        return None, None
+    grid = repository.grid_by_code(session, code)
+    if grid is not None:
+        return grid, grid.community
+    return None, repository.community_by_code(session, code)
+
+
 def find_location(uow: UnitOfWork, code: str) -> Location | None:
     """Resolve a keyed-in grid or community code; None if it names neither."""
     grid = repository.grid_by_code(uow.session, code)
@@ -99,21 +110,7 @@ def register_case(
     category = repository.category_by_code(session, new.category_code)
     if category is None:
         raise InvalidInput(f"unknown category {new.category_code!r}")
-    location = find_location(uow, new.location_code) if new.location_code else None
-    grid = (
-        repository.grid_by_code(session, location.grid_code)
-        if location and location.grid_code
-        else None
-    )
-    community: Region | None = (
-        grid.community
-        if grid
-        else (
-            repository.community_by_code(session, location.community_code)
-            if location and location.community_code
-            else None
-        )
-    )
+    grid, community = _place(session, new.location_code)
     day = day_prefix(now.astimezone(tz).date())
     number = format_case_number(
         now.astimezone(tz).date(), repository.next_case_sequence(session, day)
@@ -146,19 +143,22 @@ def register_case(
         data={"source": new.source, "location": new.location_code},
     )
     session.flush()
-    decision = _route(session, ticket, now, tz)
-    _dispatch(uow, ticket, decision, SYSTEM, now)
-    _flag_possible_duplicate(session, ticket, now)
-    if ticket.caller_phone and is_mobile(ticket.caller_phone):
-        queue_sms(
-            uow,
-            ticket,
-            ticket.caller_phone,
-            messages.caller_receipt(case_facts(ticket), ticket.language),
-            "caller_receipt",
-            now,
-        )
-    refresh_deadlines(session, ticket, reselect=True)
+    # Routing and the SLA read a lot and change the new row many times: one flush at the
+    # end instead of one before every read.
+    with session.no_autoflush:
+        decision = _route(session, ticket, now, tz)
+        _dispatch(uow, ticket, decision, SYSTEM, now)
+        _flag_possible_duplicate(session, ticket, now)
+        if ticket.caller_phone and is_mobile(ticket.caller_phone):
+            queue_sms(
+                uow,
+                ticket,
+                ticket.caller_phone,
+                messages.caller_receipt(case_facts(ticket), ticket.language),
+                "caller_receipt",
+                now,
+            )
+        refresh_deadlines(session, ticket, reselect=True, fresh=True)
     return summarise(ticket, decision.rule), ticket
 
 
@@ -166,13 +166,19 @@ def _route(session: Session, ticket: Ticket, now: datetime, tz: ZoneInfo) -> Rou
     """Gather what routing needs about the case's place and people, then decide."""
     grid, category = ticket.grid, ticket.category
     community_id = ticket.community.id if ticket.community else None
+    members = repository.grid_members(session, grid.id, now, tz) if grid else []
+    # The community pool (every member, with rosters and loads) is only needed when
+    # nobody of the grid can take the case, which is rare: skip reading it otherwise.
+    needs_pool = grid is not None and not any(m.available for m in members)
     return route(
         RoutingInput(
             category.level,
             category.department_id,
             grid.id if grid else None,
-            repository.grid_members(session, grid.id, now, tz) if grid else (),
-            repository.community_pool(session, grid.community_id, now, tz) if grid else (),
+            members,
+            repository.community_pool(session, grid.community_id, now, tz)
+            if grid is not None and needs_pool
+            else (),
             urgent=ticket.priority is Priority.URGENT,
             supervisors=[s.id for s in repository.supervisors(session, community_id)],
         )
@@ -228,7 +234,6 @@ def _assign(
         note=rule,
         data={"staff_id": staff_id, "department_id": department_id, "rule": rule},
     )
-    session.flush()
     recipients = (
         [staff] if staff else repository.department_dispatchers(session, department_id or 0)
     )

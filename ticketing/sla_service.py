@@ -155,6 +155,7 @@ def refresh_deadlines(
     catalog: PolicyCatalog | None = None,
     *,
     reselect: bool = False,
+    fresh: bool = False,
 ) -> None:
     """Recompute the SLA columns; with `reselect`, choose the policy again first (a new
     case, a changed category or priority) and start a new deadline version if it changed."""
@@ -179,9 +180,8 @@ def refresh_deadlines(
         policy, calendar, resolve_clock_start(ticket), assigned_at, False, pause_history(ticket)
     )
     ticket.accept_by, ticket.resolve_by = found.accept_by, found.resolve_by
-    ticket.next_escalation_at = next_time(
-        _schedule(session, ticket, catalog), _fired(session, ticket)
-    )
+    fired = set() if fresh else _fired(session, ticket)  # a new case has fired nothing
+    ticket.next_escalation_at = next_time(_schedule(session, ticket, catalog), fired)
 
 
 def sweep(uow: UnitOfWork, now: datetime, limit: int = 1000) -> int:
