@@ -55,9 +55,9 @@ def sweep_sla(batch: int = 1000) -> int:
     total = 0
     while True:
         with services.uow() as uow:
-            fired = sla_service.sweep(uow, services.clock(), limit=batch)
+            taken, fired = sla_service.sweep_batch(uow, services.clock(), limit=batch)
         total += fired
-        if fired < batch:
+        if taken < batch:  # the last batch was not full: nothing more is due
             return total
 
 

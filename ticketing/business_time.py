@@ -36,11 +36,14 @@ class Window:
             raise ValueError(f"a working window must end after it starts: {self}")
 
 
+@lru_cache(maxsize=8192)
 def official_china_workday(day: date) -> bool:
     """Whether the State Council's calendar makes `day` a working day.
 
     Outside the years the maintained calendar covers, fall back to Monday-Friday; a city
-    adds the new year's holidays as custom dates until the library is updated.
+    adds the new year's holidays as custom dates until the library is updated. Cached:
+    the library scans its whole holiday table on every call, and every deadline asks
+    about dozens of days.
     """
     try:
         return bool(chinese_calendar.is_workday(day))

@@ -10,6 +10,8 @@ ones; each rung it fires is a unique row, so a second sweeper or a retry fires n
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ticketing import messages, repository
+from ticketing import messages
 from ticketing.business_time import (
     BusinessCalendar,
     Window,
@@ -47,7 +49,10 @@ from ticketing.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-_OFFICIAL = {"cn": official_china_workday, "weekdays": weekdays}
+_OFFICIAL: dict[str, Callable[[date], bool]] = {
+    "cn": official_china_workday,
+    "weekdays": weekdays,
+}
 
 
 @dataclass(frozen=True)
@@ -185,10 +190,17 @@ def refresh_deadlines(
 
 
 def sweep(uow: UnitOfWork, now: datetime, limit: int = 1000) -> int:
-    """Fire every escalation due by `now` (at most `limit` cases); return how many fired.
+    """Fire every escalation due by `now` (at most `limit` cases); return how many fired."""
+    return sweep_batch(uow, now, limit)[1]
+
+
+def sweep_batch(uow: UnitOfWork, now: datetime, limit: int = 1000) -> tuple[int, int]:
+    """One batch of the sweep: returns (cases taken, rungs fired); call again while the
+    batch was full.
 
     Rows are taken with FOR UPDATE SKIP LOCKED, so concurrent sweepers share the work
-    instead of repeating it.
+    instead of repeating it. What every case needs (policies, who to notify, what fired
+    before) is read once for the batch, and nothing is flushed until the commit.
     """
     session = uow.session
     catalog = load_catalog(session)
@@ -198,14 +210,53 @@ def sweep(uow: UnitOfWork, now: datetime, limit: int = 1000) -> int:
         .order_by(Ticket.next_escalation_at)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Ticket)
-        .options(selectinload(Ticket.events))
+        .options(
+            selectinload(Ticket.events),
+            selectinload(Ticket.category),
+            selectinload(Ticket.grid),
+            selectinload(Ticket.community),
+            selectinload(Ticket.assignee),
+        )
     ).all()
-    fired = sum(_fire_due(uow, ticket, catalog, now) for ticket in tickets)
+    if not tickets:
+        return 0, 0
+    directory = Directory(session)
+    fired_before = _fired_many(session, tickets)
+    with session.no_autoflush:
+        fired = sum(
+            _fire_due(uow, t, catalog, directory, fired_before.get(t.id, set()), now)
+            for t in tickets
+        )
     uow.commit()
-    return fired
+    return len(tickets), fired
 
 
-def _fire_due(uow: UnitOfWork, ticket: Ticket, catalog: PolicyCatalog, now: datetime) -> int:
+def _fired_many(session: Session, tickets: Sequence[Ticket]) -> dict[int, set[tuple[Clock, Level]]]:
+    """The rungs already fired for the current deadline versions of a batch of cases."""
+    versions = {
+        t.id: {Clock.ACCEPT: t.assignment_version, Clock.RESOLVE: t.deadline_version}
+        for t in tickets
+    }
+    found: dict[int, set[tuple[Clock, Level]]] = defaultdict(set)
+    rows = session.execute(
+        select(
+            Escalation.ticket_id, Escalation.clock, Escalation.level, Escalation.deadline_version
+        ).where(Escalation.ticket_id.in_(versions))
+    )
+    for ticket_id, clock, level, version in rows:
+        if versions[ticket_id][Clock(clock)] == version:
+            found[ticket_id].add((Clock(clock), Level(level)))
+    return found
+
+
+def _fire_due(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    catalog: PolicyCatalog,
+    directory: Directory,
+    fired: set[tuple[Clock, Level]],
+    now: datetime,
+) -> int:
     session = uow.session
     if ticket.status not in OPEN_STATUSES or ticket.sla_policy_id is None:
         ticket.next_escalation_at = None
@@ -215,7 +266,6 @@ def _fire_due(uow: UnitOfWork, ticket: Ticket, catalog: PolicyCatalog, now: date
         ticket.next_escalation_at = calendar.next_open(now)  # no SMS at night
         return 0
     steps = _schedule(session, ticket, catalog)
-    fired = _fired(session, ticket)
     to_fire = due(steps, fired, now)
     for step in to_fire:
         version = (
@@ -232,7 +282,7 @@ def _fire_due(uow: UnitOfWork, ticket: Ticket, catalog: PolicyCatalog, now: date
             )
         )
         fired.add((step.clock, step.level))
-        _notify(uow, ticket, step, calendar, now)
+        _notify(uow, ticket, step, calendar, directory.recipients(ticket, step.level), now)
     ticket.next_escalation_at = next_time(steps, fired)
     return len(to_fire)
 
@@ -243,62 +293,65 @@ def _ancestor(region: Region | None, levels: int) -> Region | None:
     return region
 
 
-def _responsible(session: Session, ticket: Ticket) -> list[Staff]:
-    if ticket.assignee is not None:
-        return [ticket.assignee]
-    if ticket.department_id is None:
-        return []
-    return list(
-        session.scalars(
-            select(Staff).where(
-                Staff.department_id == ticket.department_id,
-                Staff.role == StaffRole.DISPATCHER,
-                Staff.active.is_(True),
-            )
-        )
-    )
+class Directory:
+    """Who to notify, read once per sweep batch instead of a few queries per rung."""
 
-
-def _backups(session: Session, ticket: Ticket) -> list[Staff]:
-    if ticket.grid_id is None:
-        return []
-    return list(
-        session.scalars(
+    def __init__(self, session: Session) -> None:
+        self.supervisors: dict[int | None, list[Staff]] = defaultdict(list)
+        self.dispatchers: dict[int | None, list[Staff]] = defaultdict(list)
+        self.backups: dict[int, list[Staff]] = defaultdict(list)
+        people = session.scalars(
             select(Staff)
-            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
             .where(
-                GridAssignment.grid_id == ticket.grid_id,
-                GridAssignment.role == AssignmentRole.BACKUP,
                 Staff.active.is_(True),
+                Staff.role.in_([StaffRole.SUPERVISOR, StaffRole.DISPATCHER]),
             )
+            .order_by(Staff.id)
         )
-    )
+        for person in people:
+            if person.role is StaffRole.SUPERVISOR:
+                self.supervisors[person.region_id].append(person)
+            else:
+                self.dispatchers[person.department_id].append(person)
+        backups = session.execute(
+            select(GridAssignment.grid_id, Staff)
+            .join(Staff, Staff.id == GridAssignment.staff_id)
+            .where(GridAssignment.role == AssignmentRole.BACKUP, Staff.active.is_(True))
+        )
+        for grid_id, person in backups:
+            self.backups[grid_id].append(person)
 
+    def _responsible(self, ticket: Ticket) -> list[Staff]:
+        if ticket.assignee is not None:
+            return [ticket.assignee]
+        return list(self.dispatchers.get(ticket.department_id, [])) if ticket.department_id else []
 
-def recipients(session: Session, ticket: Ticket, level: Level) -> list[Staff]:
-    """Who hears of a rung: the assignee first, then each level up the region hierarchy
-    (community, street, district, city), starting from the case's community."""
-    community = ticket.community
-    if level is Level.REMINDER:
-        people = _responsible(session, ticket)
-    elif level is Level.BREACH:
-        people = [
-            *_backups(session, ticket),
-            *repository.supervisors(session, community.id if community else None),
-        ]
-        people = people or _responsible(session, ticket)
-    else:
-        up = {Level.STREET: 1, Level.DISTRICT: 2, Level.CITY: 3}[level]
-        region = _ancestor(community, up)
-        people = repository.supervisors(session, region.id if region else None)
-    unique = {person.id: person for person in people}
-    return list(unique.values())
+    def recipients(self, ticket: Ticket, level: Level) -> list[Staff]:
+        """Who hears of a rung: the assignee first, then each level up the region
+        hierarchy (community, street, district, city), starting from the case's community."""
+        community = ticket.community
+        if level is Level.REMINDER:
+            people = self._responsible(ticket)
+        elif level is Level.BREACH:
+            backups = self.backups.get(ticket.grid_id, []) if ticket.grid_id else []
+            local = self.supervisors.get(community.id, []) if community else []
+            people = [*backups, *local] or self._responsible(ticket)
+        else:
+            up = {Level.STREET: 1, Level.DISTRICT: 2, Level.CITY: 3}[level]
+            region = _ancestor(community, up)
+            people = self.supervisors.get(region.id, []) if region else []
+        unique = {person.id: person for person in people}
+        return list(unique.values())
 
 
 def _notify(
-    uow: UnitOfWork, ticket: Ticket, step: Step, calendar: BusinessCalendar, now: datetime
+    uow: UnitOfWork,
+    ticket: Ticket,
+    step: Step,
+    calendar: BusinessCalendar,
+    people: list[Staff],
+    now: datetime,
 ) -> None:
-    people = recipients(uow.session, ticket, step.level)
     record_event(
         ticket,
         "escalated",
