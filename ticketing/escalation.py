@@ -68,11 +68,36 @@ def schedule(
     """Every rung of every running clock with its time, in time order (none while paused)."""
     steps = []
     for running in clocks:
-        for rung in ladder:
-            at = deadline(calendar, running.start, running.allowed * rung.fraction, paused)
+        for rung, at in zip(ladder, _rung_times(calendar, running, paused, ladder), strict=True):
             if at is not None:
                 steps.append(Step(running.clock, rung.level, at))
     return sorted(steps, key=lambda s: (s.at, s.clock, s.level))
+
+
+def _rung_times(
+    calendar: BusinessCalendar,
+    running: RunningClock,
+    paused: Sequence[Pause],
+    ladder: Sequence[Rung],
+) -> list[datetime | None]:
+    """Each rung's time. Without pauses, business time is additive, so one walk along
+    the calendar serves every rung (the sweep's hot path); pauses take the general way."""
+    if paused:
+        return [
+            deadline(calendar, running.start, running.allowed * rung.fraction, paused)
+            for rung in ladder
+        ]
+    times: list[datetime | None] = []
+    at, done = running.start, 0.0
+    for rung in sorted(ladder, key=lambda r: r.fraction):
+        at = calendar.add(at, running.allowed * (rung.fraction - done))
+        done = rung.fraction
+        times.append(at)
+    order = sorted(range(len(ladder)), key=lambda i: ladder[i].fraction)
+    by_position: list[datetime | None] = [None] * len(ladder)
+    for position, time in zip(order, times, strict=True):
+        by_position[position] = time
+    return by_position
 
 
 def due(steps: Sequence[Step], fired: Collection[tuple[Clock, Level]], now: datetime) -> list[Step]:

@@ -9,6 +9,7 @@ ones; each rung it fires is a unique row, so a second sweeper or a retry fires n
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -222,12 +223,20 @@ def sweep_batch(uow: UnitOfWork, now: datetime, limit: int = 1000) -> tuple[int,
         return 0, 0
     directory = Directory(session)
     fired_before = _fired_many(session, tickets)
-    with session.no_autoflush:
-        fired = sum(
-            _fire_due(uow, t, catalog, directory, fired_before.get(t.id, set()), now)
-            for t in tickets
-        )
-    uow.commit()
+    # A batch makes thousands of short-lived ORM objects and frees them all at the end;
+    # the cyclic collector scanning them midway cost a third of the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with session.no_autoflush:
+            fired = sum(
+                _fire_due(uow, t, catalog, directory, fired_before.get(t.id, set()), now)
+                for t in tickets
+            )
+        uow.commit()
+    finally:
+        if collecting:
+            gc.enable()
     return len(tickets), fired
 
 

@@ -6,10 +6,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ticketing.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN
+from ticketing.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar
 from ticketing.catalogue import CATEGORIES, Priority
-from ticketing.escalation import Clock, Level, RunningClock, due, next_time, schedule
+from ticketing.escalation import LADDER, Clock, Level, RunningClock, due, next_time, schedule
 from ticketing.sla import (
     DEFAULT_POLICIES,
     DEFAULT_RULES,
@@ -125,3 +127,20 @@ def test_rungs_of_a_working_hours_policy_fall_in_working_hours() -> None:
     steps = schedule(OFFICE_HOURS, [RunningClock(Clock.ACCEPT, start, timedelta(hours=4))], [])
     for step in steps:
         assert OFFICE_HOURS.is_open(step.at - timedelta(microseconds=1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 1)),  # noqa: DTZ001
+    st.integers(min_value=1, max_value=20 * 24 * 60),
+    st.sampled_from([OFFICE_HOURS, TWENTY_FOUR_SEVEN]),
+)
+def test_the_one_walk_ladder_equals_each_rung_computed_alone(
+    start: datetime, minutes: int, calendar: BusinessCalendar
+) -> None:
+    clock = RunningClock(Clock.RESOLVE, start.replace(tzinfo=SH), timedelta(minutes=minutes))
+    alone = {
+        rung.level: deadline(calendar, clock.start, clock.allowed * rung.fraction, [])
+        for rung in LADDER
+    }
+    assert {s.level: s.at for s in schedule(calendar, [clock], [])} == alone
