@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from hotline import admin_cli, models_cli, schema
+from hotline import admin_cli, flows_cli, models_cli, schema
 from hotline.bootstrap import Services, bootstrap
 from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
@@ -277,6 +277,7 @@ def simulate_sms(from_number: str, url: str | None, text: str) -> None:
 main.add_command(admin_cli.report)
 main.add_command(admin_cli.sla)
 main.add_command(models_cli.models)
+main.add_command(flows_cli.flows)
 main.add_command(speech)
 
 if __name__ == "__main__":

@@ -133,6 +133,50 @@ def _check(flow: Flow, actions: frozenset[str], checks: frozenset[str]) -> None:
             raise FlowError(f"{where}: unknown action {node.action!r}; known: {sorted(actions)}")
         if node.check is not None and node.check not in checks:
             raise FlowError(f"{where}: unknown check {node.check!r}; known: {sorted(checks)}")
+        _check_prompts(flow, node, where)
+    _check_reachable(flow)
+
+
+def _check_prompts(flow: Flow, node: Node, where: str) -> None:
+    """Every prompt speaks every language the flow offers: a caller who chose English must
+    never meet silence because one node was only written in Chinese."""
+    prompts = [("say", node.say), *((f"reprompt {k}", v) for k, v in node.reprompt.items())]
+    for label, prompt in prompts:
+        if not prompt:
+            continue
+        missing = [lang for lang in flow.voices if lang not in prompt]
+        if missing:
+            raise FlowError(f"{where}: {label} has no prompt in {', '.join(missing)}")
+
+
+def _check_reachable(flow: Flow) -> None:
+    seen, todo = {flow.start}, [flow.start]
+    while todo:
+        for move in _targets(flow.nodes[todo.pop()]):
+            if move.next and move.next not in seen:
+                seen.add(move.next)
+                todo.append(move.next)
+    for node in flow.nodes.values():
+        if node.name not in seen:
+            raise FlowError(
+                f"{flow.path}:{node.line}: node {node.name!r} cannot be reached from {flow.start!r}"
+            )
+
+
+def mermaid(flow: Flow) -> str:
+    """The flow as a Mermaid diagram, for reviewing a flow change before it goes live."""
+    lines = ["flowchart TD"]
+    for node in flow.nodes.values():
+        shape = ("([", "])") if node.type in {"hangup"} else ("[", "]")
+        lines.append(f'    {node.name}{shape[0]}"{node.name}<br/>{node.type}"{shape[1]}')
+    for node in flow.nodes.values():
+        for key, move in node.options.items():
+            lines.append(f'    {node.name} -- "{key}" --> {move.next}')
+        if node.next_transition.next:
+            lines.append(f"    {node.name} --> {node.next_transition.next}")
+        if node.on_fail and node.on_fail.next:
+            lines.append(f'    {node.name} -. "no input / no match" .-> {node.on_fail.next}')
+    return "\n".join(lines) + "\n"
 
 
 def load_flow(path: Path, actions: frozenset[str], checks: frozenset[str]) -> Flow:

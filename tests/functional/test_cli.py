@@ -84,6 +84,8 @@ def test_readme_walkthrough_in_process(env: dict[str, str]) -> None:
     table = hotline(env, "report", "assessment", "--period", month, "--level", "grid")
     assert "1101 Weilai Community grid 01" in table
     assert "general v1 on office_hours_cn" in hotline(env, "sla", "list")
+    assert hotline(env, "flows", "check").startswith("ok: hotline.yaml (flow 'hotline'")
+    assert "flowchart TD" in hotline(env, "flows", "graph", "hotline")
 
 
 def _free_port() -> int:

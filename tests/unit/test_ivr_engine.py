@@ -10,7 +10,7 @@ import pytest
 
 from hotline.bootstrap import FLOW_ACTIONS, FLOW_CHECKS
 from hotline.ivr import engine
-from hotline.ivr.flows import Flow, FlowError, load_flow
+from hotline.ivr.flows import Flow, FlowError, load_flow, mermaid
 from hotline.settings import FLOWS_DIR
 
 
@@ -101,3 +101,32 @@ def test_unknown_action_and_node_type_are_refused(tmp_path: Path) -> None:
     path.write_text("name: bad\nstart: a\nnodes:\n  a: {type: dance}\n")
     with pytest.raises(FlowError, match="type must be one of"):
         load_flow(path, FLOW_ACTIONS, FLOW_CHECKS)
+
+
+VOICES = "voices:\n  zh-CN: {voice: Polly.Zhiyu}\n  en-US: {voice: Polly.Joanna}\n"
+
+
+def test_a_prompt_missing_a_language_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "half.yaml"
+    path.write_text(
+        f"name: half\nstart: hello\n{VOICES}nodes:\n  hello:\n    type: hangup\n"
+        "    say: {zh-CN: 再见}\n"
+    )
+    with pytest.raises(FlowError, match=r"half.yaml:8: node 'hello': say has no prompt in en-US"):
+        load_flow(path, FLOW_ACTIONS, FLOW_CHECKS)
+
+
+def test_an_unreachable_node_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "island.yaml"
+    path.write_text("name: island\nstart: a\nnodes:\n  a: {type: hangup}\n  b: {type: hangup}\n")
+    with pytest.raises(FlowError, match=r"island.yaml:5: node 'b' cannot be reached from 'a'"):
+        load_flow(path, FLOW_ACTIONS, FLOW_CHECKS)
+
+
+def test_the_mermaid_graph_has_every_node_and_transition(flow: Flow) -> None:
+    text = mermaid(flow)
+    assert text.startswith("flowchart TD\n")
+    for name in flow.nodes:
+        assert f"    {name}" in text
+    assert 'language -- "2" --> category_group' in text
+    assert 'location -. "no input / no match" .-> describe' in text
