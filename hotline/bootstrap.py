@@ -7,7 +7,7 @@ embedded implementation of each outside system from configuration.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ from hotline.ivr.flows import Flow, load_flows
 from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
 from hotline.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
+from hotline.speech.recognizers import SpeechRecognizer
 from ticketing.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -27,6 +28,7 @@ Clock = Callable[[], datetime]
 FLOW_ACTIONS = frozenset({"create_case"})
 FLOW_CHECKS = frozenset({"location"})
 SEND_SMS_JOB = "hotline.jobs.send_sms"
+TRANSCRIBE_JOB = "hotline.jobs.transcribe_recording"
 
 _current: Services | None = None
 
@@ -44,6 +46,23 @@ class Services:
     sms: SmsSender
     flows: dict[str, Flow]
     clock: Clock = utc_now
+    recognizers: dict[str, SpeechRecognizer] = field(default_factory=dict, repr=False)
+
+    def recognizer(self, language: str) -> SpeechRecognizer | None:
+        """The recogniser configured for a language (HOTLINE_SPEECH), loaded once; None
+        when the language has none. A configured model that is missing raises here."""
+        from hotline.speech.engines import load_recognizer, parse_config
+
+        if language not in self.recognizers:
+            choice = next(
+                (c for c in parse_config(self.settings.speech) if c.language == language), None
+            )
+            if choice is None:
+                return None
+            self.recognizers[language] = load_recognizer(
+                choice.engine, choice.language, choice.model
+            )
+        return self.recognizers[language]
 
     def uow(self) -> UnitOfWork:
         """A unit of work whose committed outbox rows are handed to the SMS job."""

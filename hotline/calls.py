@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hotline.bootstrap import Services
+from hotline.bootstrap import TRANSCRIBE_JOB, Services
 from hotline.ivr import engine
 from hotline.ivr.twiml import render
 from ticketing import services as cases
@@ -82,18 +82,22 @@ def _handle_step(services: Services, request: CallRequest) -> str:
             state = engine.State.from_dict(call.state["flow"])
             event = _event(flow.nodes[state.node].type, request.params)
             result = engine.receive(flow, state, event, {"location": _location_check(uow)})
+        had_case = call.ticket_id is not None
         while result.action is not None:
             done = _perform(result.action, result.state, call, uow, services)
             more = engine.receive(flow, result.state, engine.ActionDone(done))
             result = engine.Step(more.state, result.outputs + more.outputs, more.action)
         body = render(result, flow, STEP_URL.format(step=request.step + 1), RECORDING_STATUS_URL)
-        call.state = {"flow": result.state.to_dict(), "step": request.step}
+        call.state = {**call.state, "flow": result.state.to_dict(), "step": request.step}
         uow.session.add(
             WebhookReply(
                 call_sid=request.call_sid, step=request.step, body=body, created_at=services.clock()
             )
         )
         uow.commit()
+        late = call.state.get("recording_status") or {}
+        if not had_case and call.ticket_id and late.get("status") == "completed":
+            services.jobs.enqueue("default", TRANSCRIBE_JOB, call.ticket_id)
         return body
 
 
@@ -183,14 +187,18 @@ def record_recording_status(
         if call is None:
             raise NotFound(f"no call {call_sid}")
         ticket = uow.session.get(Ticket, call.ticket_id) if call.ticket_id else None
+        changed = False
         if ticket is not None:
-            cases.attach_recording(ticket, recording_sid, url, status, services.clock())
+            changed = cases.attach_recording(ticket, recording_sid, url, status, services.clock())
         else:
             call.state = {
                 **call.state,
                 "recording_status": {"sid": recording_sid, "url": url, "status": status},
             }
         uow.commit()
+    if ticket is not None and changed and status == "completed":
+        # Twilio's file is ready only now; transcription takes seconds, so a worker does it.
+        services.jobs.enqueue("default", TRANSCRIBE_JOB, ticket.id)
 
 
 def record_call_status(services: Services, call_sid: str, status: str) -> None:

@@ -8,6 +8,8 @@ from datetime import timedelta
 from hotline.bootstrap import SEND_SMS_JOB, current_services
 from hotline.exceptions import SmsRejected
 from ticketing import closure, outbox, sla_service
+from ticketing import services as cases
+from ticketing.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +83,35 @@ def tick() -> None:
     sweep_sla()
     drain_outbox()
     auto_close_cases()
+
+
+def transcribe_recording(ticket_id: int) -> None:
+    """Fetch a case's recording, keep it, and attach its transcript. Unreadable audio is
+    recorded on the case and not retried; an unreachable recording raises so rq retries."""
+    from hotline import recordings
+    from hotline.speech.exceptions import SpeechError
+
+    services = current_services()
+    with services.uow() as uow:
+        ticket = uow.session.get(Ticket, ticket_id)
+        if ticket is None or not ticket.recording_url:
+            return
+        if any(e.kind in ("transcribed", "transcription_failed") for e in ticket.events):
+            return  # a repeated job
+        url, number, language = ticket.recording_url, ticket.number, ticket.language
+    try:
+        audio = recordings.fetch(url, services.settings)
+        recordings.keep(number, audio, services.settings)
+        recognizer = services.recognizer(language)
+        if recognizer is None:
+            raise SpeechError(f"no speech recogniser is configured for {language}")
+        heard = recognizer.recognize(audio)
+    except (recordings.RecordingRefused, SpeechError) as exc:
+        log.warning("case %s: recording not transcribed: %s", number, exc)
+        with services.uow() as uow:
+            cases.note_transcription_failure(uow, ticket_id, str(exc), services.clock())
+        return
+    with services.uow() as uow:
+        cases.attach_transcript(
+            uow, ticket_id, heard.text, heard.confidence, recognizer.name, services.clock()
+        )

@@ -52,6 +52,7 @@ class Settings:
     timezone: ZoneInfo
     var_dir: Path
     auto_close_days: int = 7
+    speech: str = "en-US=pocketsphinx"
     flows_dir: Path = FLOWS_DIR
 
     @property
@@ -88,5 +89,6 @@ class Settings:
             timezone=ZoneInfo(env.get("HOTLINE_TIMEZONE") or "Asia/Shanghai"),
             var_dir=var_dir,
             auto_close_days=_non_negative(env, "HOTLINE_AUTO_CLOSE_DAYS", 7),
+            speech=env.get("HOTLINE_SPEECH") or "en-US=pocketsphinx",
             flows_dir=Path(env.get("HOTLINE_FLOWS_DIR") or FLOWS_DIR),
         )

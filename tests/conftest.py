@@ -158,7 +158,7 @@ def app(services: Services) -> Flask:
 @pytest.fixture
 def simulator(app: Flask, tmp_path: Path) -> Simulator:
     return Simulator(
-        FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN, recordings_dir=tmp_path / "rec"
+        FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN, recordings_dir=tmp_path / "recordings"
     )
 
 

@@ -523,3 +523,33 @@ def resume(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime
         raise InvalidTransition(f"case {ticket.number} is not waiting on the resident")
     record_event(ticket, "resumed", actor, now, note=note)
     refresh_deadlines(uow.session, ticket)
+
+
+def attach_transcript(
+    uow: UnitOfWork, ticket_id: int, text: str, confidence: float, engine: str, now: datetime
+) -> None:
+    """Keep what the recogniser heard in the caller's recording; it fills an empty
+    description, so the agent reads something before listening."""
+    ticket = uow.session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no case {ticket_id}")
+    record_event(
+        ticket,
+        "transcribed",
+        SYSTEM,
+        now,
+        note=text,
+        data={"confidence": round(confidence, 3), "engine": engine},
+    )
+    if not ticket.description and text:
+        ticket.description = text
+    uow.commit()
+
+
+def note_transcription_failure(uow: UnitOfWork, ticket_id: int, reason: str, now: datetime) -> None:
+    """The recording could not be read: say so on the case, which carries on regardless."""
+    ticket = uow.session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no case {ticket_id}")
+    record_event(ticket, "transcription_failed", SYSTEM, now, note=reason)
+    uow.commit()

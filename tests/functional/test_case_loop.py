@@ -45,8 +45,8 @@ def test_a_call_becomes_a_case_that_the_member_closes_by_sms(
 ) -> None:
     result = simulator.call(CALLER, STREET_LIGHT_IN_1101, AUDIO / "street_light_en.wav")
     case = result.as_json()
-    # On Redis the two SMS wait for the worker; in-process they were sent already.
-    assert run_jobs() == (2 if isinstance(services.jobs, RqJobQueue) else 0)
+    # On Redis the two SMS and the transcription wait for the worker; in-process they ran.
+    assert run_jobs() == (3 if isinstance(services.jobs, RqJobQueue) else 0)
     with services.uow() as uow:
         phone = _primary_of_1101(uow).phone
         assert case["category"] == "street_light"
@@ -78,6 +78,7 @@ def test_a_call_becomes_a_case_that_the_member_closes_by_sms(
             "created",
             "assigned",
             "recording",
+            "transcribed",
             "accepted",
             "resolved",
         ]
