@@ -14,7 +14,14 @@ from hotline import admin_cli, flows_cli, models_cli, schema
 from hotline.bootstrap import Services, bootstrap
 from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
-from hotline.simulator import FlaskTransport, HttpTransport, Simulator, SimulatorError
+from hotline.simulator import (
+    CallResult,
+    FlaskTransport,
+    HttpTransport,
+    Simulator,
+    SimulatorError,
+    load_script,
+)
 from hotline.speech.cli import speech
 from ticketing import seeding
 from ticketing.models import SmsDirection, SmsMessage
@@ -243,6 +250,25 @@ def simulate_call(
         result = _simulator(url).call(from_number, keys, recording)
     except SimulatorError as exc:
         raise click.ClickException(str(exc)) from exc
+    _show(result, as_json)
+
+
+@simulate.command("script")
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "from_number", help="Caller ID (default: the script's `from`).")
+@click.option("--url", help="A running server (default: the app in this process).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def simulate_script(script: Path, from_number: str | None, url: str | None, as_json: bool) -> None:
+    """Replay a whole call from a YAML script (press, say, silence)."""
+    try:
+        caller, actions = load_script(script)
+        result = _simulator(url).call_script(from_number or caller or "+8613800000000", actions)
+    except SimulatorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _show(result, as_json)
+
+
+def _show(result: CallResult, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
         return

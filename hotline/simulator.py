@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
 from twilio.request_validator import RequestValidator
 
 MAX_VERBS = 200  # a flow that never hangs up must not hang the simulator
@@ -83,6 +84,82 @@ class HttpTransport:
                 return HttpAnswer(resp.status, resp.read().decode())
         except urllib.error.HTTPError as exc:
             return HttpAnswer(exc.code, exc.read().decode())
+
+
+@dataclass(frozen=True)
+class Press:
+    digits: str
+
+
+@dataclass(frozen=True)
+class Silence:
+    seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Say:
+    wav: Path
+
+
+Action = Press | Silence | Say
+
+
+@dataclass
+class _Caller:
+    """What the caller will do next, consumed prompt by prompt."""
+
+    actions: list[Action]
+    recordings: list[Path]
+
+    def keys(self, result: CallResult) -> str | None:
+        """At a keypad prompt: the keys pressed, or None for silence."""
+        action = self.actions.pop(0) if self.actions else None
+        if isinstance(action, Press):
+            result.conversation.append(f"caller presses: {action.digits}")
+            return action.digits
+        if isinstance(action, Say):
+            # Speech at a keypad prompt needs Media Streams; without it Twilio hears nothing.
+            result.conversation.append(f"caller speaks {action.wav.name} (heard as silence)")
+        else:
+            result.conversation.append("caller presses nothing")
+        return None
+
+    def speech(self, result: CallResult) -> Path | None:
+        """At a recording prompt: the audio spoken, or None for silence."""
+        if self.recordings:
+            return self.recordings.pop(0)
+        if self.actions and isinstance(self.actions[0], Say | Silence):
+            action = self.actions.pop(0)
+            if isinstance(action, Say):
+                return action.wav
+        result.conversation.append("caller says nothing")
+        return None
+
+
+def load_script(path: Path) -> tuple[str | None, list[Action]]:
+    """A call script (YAML): `from:` and `steps:` of `press: "123"`, `say: file.wav`
+    (relative to the script) and `silence: 3`. Returns the caller ID and the actions."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+        raise SimulatorError(f"{path}: a call script needs a list of `steps`")
+    actions: list[Action] = []
+    for n, step in enumerate(data["steps"], start=1):
+        if not isinstance(step, dict) or len(step) != 1:
+            raise SimulatorError(f"{path}: step {n} must be one of press, say, silence")
+        ((kind, value),) = step.items()
+        if kind == "press":
+            actions.append(Press(str(value)))
+        elif kind == "silence":
+            actions.append(Silence(float(value)))
+        elif kind == "say":
+            wav = (path.parent / str(value)).resolve()
+            if not wav.is_file():
+                raise SimulatorError(f"{path}: step {n}: no file {wav}")
+            actions.append(Say(wav))
+        else:
+            raise SimulatorError(f"{path}: step {n}: unknown action {kind!r}")
+    caller = data.get("from")
+    return (str(caller) if caller else None), actions
 
 
 @dataclass
@@ -159,7 +236,17 @@ class Simulator:
     def call(
         self, from_number: str, presses: Iterable[str], recording: Path | None = None
     ) -> CallResult:
-        """Place one call, pressing `presses` at successive prompts; return what happened."""
+        """Place one call, pressing `presses` at successive prompts and speaking `recording`
+        at the recording prompt; return what happened."""
+        actions: list[Action] = [
+            Silence() if key.strip() == WAIT else Press(key.strip()) for key in presses
+        ]
+        return self.call_script(from_number, actions, [recording] if recording else [])
+
+    def call_script(
+        self, from_number: str, actions: Iterable[Action], recordings: Iterable[Path] = ()
+    ) -> CallResult:
+        """Place one call playing a caller's script: keys, silences and speech, in order."""
         result = CallResult(_sid("CA"))
         base = {
             "CallSid": result.call_sid,
@@ -171,13 +258,13 @@ class Simulator:
             "Caller": from_number,
             "Called": self._to,
         }
-        keys = [p.strip() for p in presses]
+        caller = _Caller(list(actions), list(recordings))
         twiml: str | None = self.post(
             "/twilio/voice/incoming", {**base, "CallStatus": "ringing"}
         ).body
         verbs = 0
         while twiml is not None:
-            twiml, used = self._follow(twiml, base, keys, recording, result)
+            twiml, used = self._follow(twiml, base, caller, result)
             verbs += used
             if verbs > MAX_VERBS:
                 raise SimulatorError("the call never ended")
@@ -187,12 +274,7 @@ class Simulator:
         return result
 
     def _follow(
-        self,
-        twiml: str,
-        base: dict[str, str],
-        keys: list[str],
-        recording: Path | None,
-        result: CallResult,
+        self, twiml: str, base: dict[str, str], caller: _Caller, result: CallResult
     ) -> tuple[str | None, int]:
         """Run one TwiML document; return the next document (None: hung up) and verb count."""
         root = ET.fromstring(twiml)  # noqa: S314 - TwiML from the server under test
@@ -202,23 +284,20 @@ class Simulator:
             elif verb.tag == "Gather":
                 for inner in verb:
                     self._hear(inner, result)
-                if keys:
-                    key = keys.pop(0)
-                    digits = "" if key == WAIT else key.rstrip(verb.get("finishOnKey", "#"))
-                    result.conversation.append(f"caller presses: {key}")
+                digits = caller.keys(result)
+                if digits is not None:
+                    digits = digits.rstrip(verb.get("finishOnKey", "#"))
                     if digits or verb.get("actionOnEmptyResult") == "true":
                         return self._post_verb(verb, {**base, "Digits": digits}), count
-                result.conversation.append("caller presses nothing")
             elif verb.tag == "Record":
-                if recording is not None:
-                    params = self._recorded(recording, base, result)
+                wav = caller.speech(result)
+                if wav is not None:
+                    params = self._recorded(wav, base, result)
                     answer = self._post_verb(verb, {**base, **params})
                     callback = verb.get("recordingStatusCallback")
                     if callback:
                         self.post(callback, {**base, **params, "RecordingStatus": "completed"})
-                    recording = None
                     return answer, count
-                result.conversation.append("caller says nothing")
             elif verb.tag == "Redirect":
                 return self.post(verb.text or "", {**base, "CallStatus": "in-progress"}).body, count
             elif verb.tag == "Hangup":

@@ -86,6 +86,9 @@ def test_readme_walkthrough_in_process(env: dict[str, str]) -> None:
     assert "general v1 on office_hours_cn" in hotline(env, "sla", "list")
     assert hotline(env, "flows", "check").startswith("ok: hotline.yaml (flow 'hotline'")
     assert "flowchart TD" in hotline(env, "flows", "graph", "hotline")
+    script = Path(__file__).parent.parent / "fixtures" / "calls" / "street_light_en.yaml"
+    scripted = json.loads(hotline(env, "simulate", "script", str(script), "--json"))
+    assert (scripted["category"], scripted["grid"]) == ("street_light", "1101")
 
 
 def _free_port() -> int:

@@ -1,0 +1,52 @@
+"""Whole calls replayed from YAML scripts: keys, silences and speech in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotline.simulator import Press, Say, Silence, Simulator, SimulatorError, load_script
+from tests.conftest import AUDIO
+
+SCRIPTS = Path(__file__).parent.parent / "fixtures" / "calls"
+
+
+def test_the_committed_script_reports_a_street_light(simulator: Simulator) -> None:
+    caller, actions = load_script(SCRIPTS / "street_light_en.yaml")
+    assert caller == "+8613812345678"
+    assert actions[:2] == [Silence(3.0), Press("2")]
+    assert actions[-1] == Say((AUDIO / "street_light_en.wav").resolve())
+    result = simulator.call_script(caller, actions)
+    case = result.as_json()
+    assert (case["category"], case["grid"], case["status"]) == ("street_light", "1101", "assigned")
+    assert "caller presses nothing" in result.conversation  # the silence at the greeting
+    assert any(line.startswith("caller speaks for") for line in result.conversation)
+
+
+def test_speech_at_a_keypad_prompt_is_heard_as_silence_without_media_streams(
+    simulator: Simulator,
+) -> None:
+    wav = (AUDIO / "street_light_en.wav").resolve()
+    result = simulator.call_script(
+        "+8613812345678", [Say(wav), Press("2"), Press("9"), Press("0#"), Silence()]
+    )
+    assert "caller speaks street_light_en.wav (heard as silence)" in result.conversation
+    assert result.as_json()["category"] == "other"
+    assert "caller says nothing" in result.conversation  # silence at the recording prompt
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("steps: 3", "needs a list of `steps`"),
+        ("steps:\n  - dance: 1", "unknown action 'dance'"),
+        ("steps:\n  - say: nowhere.wav", "no file"),
+        ("steps:\n  - {press: '1', say: a.wav}", "must be one of press, say, silence"),
+    ],
+)
+def test_bad_scripts_are_refused_with_the_step(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SimulatorError, match=error):
+        load_script(path)
