@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from hotline.bootstrap import Services
 from hotline.signatures import twilio_signed
-from ticketing import services as cases
+from ticketing import intake
 from ticketing.exceptions import NotFound
 from ticketing.models import Call, Ticket
 
@@ -34,7 +34,7 @@ def health() -> dict[str, Any]:
 def case(number: str) -> dict[str, Any]:
     services: Services = current_app.extensions["hotline"]
     with services.uow() as uow:
-        return asdict(cases.get_case(uow, number))
+        return asdict(intake.get_case(uow, number))
 
 
 @bp.get("/api/calls/<call_sid>")
@@ -46,5 +46,5 @@ def call(call_sid: str) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"no call {call_sid}")
         ticket = uow.session.get(Ticket, row.ticket_id) if row.ticket_id else None
-        summary = asdict(cases.get_case(uow, ticket.number)) if ticket else None
+        summary = asdict(intake.get_case(uow, ticket.number)) if ticket else None
         return {"call_sid": row.call_sid, "status": row.status, "case": summary}

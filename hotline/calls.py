@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from hotline.bootstrap import TRANSCRIBE_JOB, Services
 from hotline.ivr import engine
 from hotline.ivr.twiml import render
-from ticketing import services as cases
+from ticketing import intake
 from ticketing.casenumbers import spoken_digits
 from ticketing.exceptions import InvalidInput, NotFound
 from ticketing.models import Call, Ticket, WebhookReply
@@ -137,7 +137,7 @@ def _event(node_type: str, params: Mapping[str, str]) -> engine.Event:
 
 def _location_check(uow: UnitOfWork) -> engine.Check:
     def check(code: str) -> Mapping[str, Any] | None:
-        location = cases.find_location(uow, code)
+        location = intake.find_location(uow, code)
         if location is None:
             return None
         return {"grid_code": location.grid_code, "community_code": location.community_code}
@@ -159,7 +159,7 @@ def _create_case(
 ) -> Ticket:
     recording = variables.get("recording") or {}
     late = call.state.get("recording_status") or {}
-    new = cases.NewCase(
+    new = intake.NewCase(
         category_code=str(variables.get("category") or "other"),
         location_code=None if variables.get("location_unknown") else variables.get("location_code"),
         description=note,
@@ -169,9 +169,9 @@ def _create_case(
         recording_sid=recording.get("sid") or late.get("sid"),
         recording_url=recording.get("url") or late.get("url"),
     )
-    summary, ticket = cases.register_case(uow, new, services.clock(), services.settings.timezone)
+    summary, ticket = intake.register_case(uow, new, services.clock(), services.settings.timezone)
     if late:
-        cases.attach_recording(ticket, late["sid"], late["url"], late["status"], services.clock())
+        intake.attach_recording(ticket, late["sid"], late["url"], late["status"], services.clock())
     uow.session.flush()
     call.ticket_id = ticket.id
     log.info("call %s opened case %s (%s)", call.call_sid, summary.number, summary.routing_rule)
@@ -189,7 +189,7 @@ def record_recording_status(
         ticket = uow.session.get(Ticket, call.ticket_id) if call.ticket_id else None
         changed = False
         if ticket is not None:
-            changed = cases.attach_recording(ticket, recording_sid, url, status, services.clock())
+            changed = intake.attach_recording(ticket, recording_sid, url, status, services.clock())
         else:
             call.state = {
                 **call.state,

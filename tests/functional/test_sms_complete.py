@@ -10,7 +10,7 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.simulator import Simulator
 from tests.conftest import FixedClock
-from ticketing import services as cases
+from ticketing import intake
 from ticketing.lifecycle import TicketStatus
 from ticketing.models import SmsMessage, SmsStatus, Staff, StaffRole, Ticket
 from ticketing.sms_replies import segments
@@ -202,8 +202,8 @@ def test_a_long_list_fits_two_segments_and_counts_the_rest(
 ) -> None:
     with services.uow() as uow:
         for _ in range(12):
-            new = cases.NewCase("street_light", "1102", "", CALLER, "zh-CN", "phone")
-            cases.open_case(uow, new, clock(), services.settings.timezone)
+            new = intake.NewCase("street_light", "1102", "", CALLER, "zh-CN", "phone")
+            intake.open_case(uow, new, clock(), services.settings.timezone)
             clock.now += timedelta(minutes=1)
         member = uow.session.scalars(select(Ticket).order_by(Ticket.id)).first()
         assert member is not None

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
+from ticketing import intake
 from ticketing import services as cases
 from ticketing.catalogue import Priority
 from ticketing.exceptions import InvalidInput, InvalidTransition
@@ -33,8 +34,8 @@ def _open(
     where: str = "1101",
     caller: str = CALLER,
 ) -> Ticket:
-    _, ticket = cases.register_case(
-        uow, cases.NewCase(category, where, "", caller, "zh-CN", "phone"), now, SH
+    _, ticket = intake.register_case(
+        uow, intake.NewCase(category, where, "", caller, "zh-CN", "phone"), now, SH
     )
     uow.commit()
     return ticket

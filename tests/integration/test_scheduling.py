@@ -13,7 +13,7 @@ from hotline.bootstrap import Services
 from hotline.queue import RqJobQueue
 from hotline.scheduling import TICK_LOCK, start_ticker, tick_once
 from tests.conftest import FixedClock
-from ticketing import services as cases
+from ticketing import intake
 from ticketing.models import Escalation
 
 
@@ -21,8 +21,8 @@ def test_a_tick_sweeps_due_escalations(
     services: Services, clock: FixedClock, run_jobs: Callable[[], int]
 ) -> None:
     with services.uow() as uow:
-        new = cases.NewCase("gas_smell", "1101", "", "+8613812345678", "zh-CN", "phone")
-        cases.open_case(uow, new, clock(), services.settings.timezone)
+        new = intake.NewCase("gas_smell", "1101", "", "+8613812345678", "zh-CN", "phone")
+        intake.open_case(uow, new, clock(), services.settings.timezone)
     clock.now += timedelta(minutes=12)  # the accept reminder of an urgent case (75% of 15)
     if isinstance(services.jobs, RqJobQueue):
         services.jobs.redis.delete(TICK_LOCK)

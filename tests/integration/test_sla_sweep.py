@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
+from ticketing import intake
 from ticketing import services as cases
 from ticketing.lifecycle import TicketStatus
 from ticketing.models import (
@@ -38,8 +39,8 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 def _open(
     uow: UnitOfWork, clock: FixedClock, category: str = "street_light", where: str | None = "1101"
 ) -> str:
-    new = cases.NewCase(category, where, "", CALLER, "en-US", "phone")
-    return cases.open_case(uow, new, clock(), SH).number
+    new = intake.NewCase(category, where, "", CALLER, "en-US", "phone")
+    return intake.open_case(uow, new, clock(), SH).number
 
 
 def _ticket(uow: UnitOfWork, number: str) -> Ticket:
