@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from hotline.simulator import FlaskTransport, Simulator
-from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN, count
+from tests.conftest import TEST_TOKEN, count
 from ticketing.lifecycle import TicketStatus
 from ticketing.models import SmsMessage, SmsStatus, Ticket
 
@@ -75,11 +75,6 @@ def test_steps_out_of_order_and_unknown_calls_are_refused(simulator: Simulator) 
     answer = simulator.send("POST", "/twilio/voice/step/5", BASE)
     assert answer.status == 400
     assert "out of order" in answer.body
-
-
-def test_public_base_url_is_what_signatures_cover(app: Flask) -> None:
-    assert PUBLIC_BASE_URL.startswith("https://")
-    assert app.extensions["hotline"].settings.public_base_url == PUBLIC_BASE_URL
 
 
 def _new_case(simulator: Simulator) -> tuple[str, str]:
