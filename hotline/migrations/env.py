@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import ticketing.account_models  # noqa: F401  (its tables belong to the same metadata)
 from ticketing.models import Base
 
 config = context.config
