@@ -1,0 +1,82 @@
+"""The grammar for a call step, by name and language, as the webhook and media server need it.
+
+Both sides must build the same grammar for a step (the media server to recognise, the
+webhook to interpret what Twilio's `<Record>` captured), so both ask here. The category
+grammar carries the emergency words too: a caller who says "gas" at any speech step must
+be caught even though the engine only listens for the step's phrases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.speech import grammars
+from hotline.speech.grammars import Grammar, Mode
+from ticketing.models import Category, Place
+
+EMERGENCY = "emergency"
+EMERGENCY_WORDS = {
+    "en": ("gas", "fire", "smoke", "injured", "bleeding", "explosion", "smell of gas"),
+    "zh": ("煤气", "燃气", "着火", "起火", "冒烟", "受伤", "流血", "爆炸"),
+}
+STEP_GRAMMARS = ("digits", "yesno", "menu", "category", "place", "language")
+LANGUAGE_WORDS = {
+    "en": (("english", "en-US"), ("chinese", "zh-CN"), ("mandarin", "zh-CN")),
+    "zh": (("普通话", "zh-CN"), ("中文", "zh-CN"), ("英语", "en-US")),
+}
+
+
+def with_emergency_words(grammar: Grammar) -> Grammar:
+    """The grammar plus the emergency words, valued "emergency", spotted in free speech."""
+    words = EMERGENCY_WORDS.get(grammars.base_language(grammar.language), ())
+    phrases = grammar.phrases + tuple((w, EMERGENCY) for w in words)
+    return replace(grammar, phrases=phrases, mode=Mode.SPOT)
+
+
+class StepGrammars:
+    """Builds and caches step grammars; categories and places come from the database so a
+    city's catalogue and gazetteer edits reach the IVR (after `refresh()` or a restart)."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sessions = session_factory
+        self._build: Callable[[str, str], Grammar] = lru_cache(maxsize=64)(self._make)
+
+    def refresh(self) -> None:
+        self._build = lru_cache(maxsize=64)(self._make)
+
+    def get(self, name: str, language: str) -> Grammar:
+        """The grammar `name` (one of STEP_GRAMMARS; "digits:10" fixes the length)."""
+        return self._build(name, language)
+
+    def _make(self, name: str, language: str) -> Grammar:
+        base, _, length = name.partition(":")
+        if base == "digits":
+            return grammars.digits(language, int(length) if length else None)
+        if base == "category":
+            return with_emergency_words(grammars.category(language, self._categories()))
+        if base == "place":
+            return with_emergency_words(grammars.place(language, self._places(language)))
+        if base == "language":
+            phrases = LANGUAGE_WORDS["zh"] + LANGUAGE_WORDS["en"]
+            return Grammar("language", language, phrases, Mode.SPOT)
+        if base in grammars.BUILT_IN:
+            return grammars.BUILT_IN[base](language)
+        raise ValueError(f"unknown step grammar {name!r}; known: {', '.join(STEP_GRAMMARS)}")
+
+    def _categories(self) -> list[Category]:
+        with self._sessions() as session:
+            return list(session.scalars(select(Category).where(Category.active.is_(True))))
+
+    def _places(self, language: str) -> list[tuple[str, str]]:
+        """Named places (landmarks, schools, markets; not street addresses), valued by id."""
+        zh = grammars.base_language(language) == "zh"
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Place.id, Place.name_zh, Place.name_en).where(Place.kind != "address")
+            )
+            return [(zh_name if zh else en_name, str(pid)) for pid, zh_name, en_name in rows]
