@@ -24,6 +24,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     _register_errors(app)
+    from hotline import console
+
+    console.register(app)  # after the JSON error handlers, which it wraps
     if not app.debug:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -1,0 +1,49 @@
+"""The web console: agents' queue and case pages, the grid member's mobile page, dashboards
+and administration, all server-rendered. `register(app)` adds it to the Flask app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, Response, request
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def register(app: Flask) -> None:
+    """Register the console's blueprints, session settings, template globals and errors."""
+    from hotline.console import auth_views
+    from hotline.console.base import csrf_token, template_globals
+    from hotline.console.errors import install_error_pages, wants_json
+
+    # One line a console module: its blueprint.
+    blueprints = [
+        auth_views.bp,
+    ]
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+
+    public = app.extensions["hotline"].settings.public_base_url or ""
+    app.config.update(
+        SESSION_COOKIE_NAME="hotline_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=public.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+    )
+    app.context_processor(template_globals)
+    # A global too, so macros imported without context (forms.html) can call it.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    install_error_pages(app)
+
+    @app.after_request
+    def _page_headers(response: Response) -> Response:
+        """Pages may not be framed or sniffed; pages with case data are not cached."""
+        if wants_json():
+            return response
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html" and not request.path.startswith("/console/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,267 @@
+"""What every console page shares: who is logged in, role checks, CSRF, the home page.
+
+Other console modules build their blueprint with `console_blueprint`, guard each view with
+`require_role`, read the user with `current_user()` and sign events with `actor()`. The
+logged-in user is kept in Flask's signed session cookie as an id plus a fingerprint of the
+password hash, and re-read from the database once a request, so a disabled account or a
+changed password takes effect on the next click.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hotline.bootstrap import Services
+from ticketing.account_models import User, UserRole
+from ticketing.accounts import session_fingerprint
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CSRF_SESSION_KEY = "csrf"
+CSRF_FORM_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALL_ROLES = tuple(UserRole)
+
+# Where each role lands after logging in: the first path the app serves wins, so a role's
+# home can name a page another module adds later.
+ROLE_HOMES: dict[UserRole, tuple[str, ...]] = {
+    UserRole.AGENT: ("/console/queue",),
+    UserRole.GRID_MEMBER: ("/console/queue",),
+    UserRole.SUPERVISOR: ("/console/dashboard", "/console/queue"),
+    UserRole.DISPATCHER: ("/console/dashboard", "/console/queue"),
+    UserRole.ADMIN: ("/console/admin", "/console/dashboard", "/console/queue"),
+}
+FALLBACK_HOME = "/account"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    roles: tuple[UserRole, ...]
+
+
+# The navigation bar, in order; an item shows when the user's role is listed and the app
+# serves the path (so a module that is not there yet leaves no dead link).
+NAV: tuple[NavItem, ...] = (
+    NavItem("Queue", "/console/queue", ALL_ROLES),
+    NavItem("New case", "/console/cases/new", (UserRole.AGENT, UserRole.ADMIN)),
+    NavItem(
+        "Dashboard",
+        "/console/dashboard",
+        (UserRole.SUPERVISOR, UserRole.DISPATCHER, UserRole.ADMIN, UserRole.AGENT),
+    ),
+    NavItem("Admin", "/console/admin", (UserRole.ADMIN,)),
+    NavItem("Account", "/account", ALL_ROLES),
+)
+
+# The blueprints whose unsafe requests need the CSRF token (filled by console_blueprint).
+CONSOLE_BLUEPRINTS: set[str] = set()
+
+
+def services() -> Services:
+    """The app's services bundle."""
+    found: Services = current_app.extensions["hotline"]
+    return found
+
+
+def console_blueprint(
+    name: str, import_name: str, url_prefix: str | None = None, **options: Any
+) -> Blueprint:
+    """A blueprint whose POST, PUT, PATCH and DELETE requests are CSRF-checked; its pages
+    extend `console/base.html` and its errors render the console's HTML pages."""
+    bp = Blueprint(name, import_name, url_prefix=url_prefix, **options)
+    bp.before_request(check_csrf)
+    CONSOLE_BLUEPRINTS.add(name)
+    return bp
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, made on first use (templates call it as `csrf_token()`)."""
+    token = session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse an unsafe request (400) unless it carries this session's token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    expected = session.get(CSRF_SESSION_KEY)
+    sent = request.form.get(CSRF_FORM_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    if not isinstance(expected, str) or not expected:
+        abort(
+            400,
+            "Your session has expired or cookies are blocked, so this form could not be "
+            "trusted (no CSRF token in the session). Reload the page and try again.",
+        )
+    if not sent:
+        abort(400, "The form was sent without its CSRF token. Reload the page and try again.")
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        abort(
+            400,
+            "The form's CSRF token does not match this session (it may come from an older "
+            "page or another site). Reload the page and try again.",
+        )
+
+
+# ---------------------------------------------------------------- the logged-in user
+
+
+def log_in(user: User) -> None:
+    """Start a fresh session for `user` (a new CSRF token too: no fixation)."""
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user.id
+    session["fp"] = session_fingerprint(user)
+    csrf_token()
+
+
+def log_out() -> None:
+    """Forget the session entirely."""
+    session.clear()
+    g.pop("console_user", None)
+
+
+def find_current_user() -> User | None:
+    """The logged-in, active user, or None (read from the database once a request)."""
+    if "console_user" in g:
+        cached: User | None = g.console_user
+        return cached
+    user: User | None = None
+    user_id = session.get("user_id")
+    if isinstance(user_id, int):
+        with services().uow() as uow:
+            found = uow.session.get(User, user_id)
+            if (
+                found is not None
+                and found.active
+                and hmac.compare_digest(str(session.get("fp", "")), session_fingerprint(found))
+            ):
+                user = found
+    g.console_user = user
+    return user
+
+
+def current_user() -> User:
+    """The logged-in user; only call it inside a view guarded by `require_role`."""
+    user = find_current_user()
+    if user is None:
+        abort(401)
+    return user
+
+
+def actor() -> str:
+    """How events and audit rows name the logged-in user: "user:<id>"."""
+    return f"user:{current_user().id}"
+
+
+def require_role(
+    *roles: UserRole,
+) -> Callable[[Callable[P, R]], Callable[P, R | WerkzeugResponse]]:
+    """Guard a view: not logged in -> the login page (then back here); logged in with
+    another role -> 403. With no roles given, any logged-in user may pass."""
+    allowed = frozenset(roles or ALL_ROLES)
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R | WerkzeugResponse]:
+        @wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | WerkzeugResponse:
+            user = find_current_user()
+            if user is None:
+                return redirect(url_for("console.login", next=_here()))
+            if user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def _here() -> str:
+    """The current path and query, to come back to after logging in."""
+    path = request.full_path
+    return path[:-1] if path.endswith("?") else path
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirect)."""
+    if not target:
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return None
+    if parts.path in ("/login", "/logout"):
+        return None
+    return target
+
+
+def serves(path: str, method: str = "GET") -> bool:
+    """Whether the app has a route for `path` (so links to pages not built yet are left out)."""
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        adapter.match(path, method=method)
+    except (NotFound, MethodNotAllowed):
+        return False
+    except Exception:  # a redirect (trailing slash) still means the page exists
+        return True
+    return True
+
+
+def home_for(user: User) -> str:
+    """The page a user lands on after logging in."""
+    return next((p for p in ROLE_HOMES.get(user.role, ()) if serves(p)), FALLBACK_HOME)
+
+
+def nav_for(user: User | None) -> list[NavItem]:
+    """The navigation items this user may follow."""
+    if user is None:
+        return []
+    return [item for item in NAV if user.role in item.roles and serves(item.path)]
+
+
+def template_globals() -> dict[str, Any]:
+    """What every template can use: `csrf_token()`, `console_user`, `console_nav`."""
+    user = find_current_user() if _has_session() else None
+    return {
+        "csrf_token": csrf_token,
+        "console_user": user,
+        "console_nav": nav_for(user),
+        "role_names": ROLE_NAMES,
+    }
+
+
+def _has_session() -> bool:
+    try:
+        return "hotline" in current_app.extensions
+    except RuntimeError:
+        return False
+
+
+ROLE_NAMES: dict[str, str] = {
+    UserRole.AGENT: "Call agent",
+    UserRole.SUPERVISOR: "Supervisor",
+    UserRole.DISPATCHER: "Dispatcher",
+    UserRole.GRID_MEMBER: "Grid member",
+    UserRole.ADMIN: "Administrator",
+}

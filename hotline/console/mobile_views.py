@@ -1,0 +1,284 @@
+"""The grid member's page on the phone, opened from the signed link of an assignment SMS.
+
+No login: the link is the credential (ticketing/case_links.py), good for one member and
+one case until it expires, and only while that member still holds the case. The forms'
+CSRF token is an HMAC of the link token, since there is no session to keep one in. Every
+refusal is a short page in the phone layout, with the hotline's number, never a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hotline import attachments
+from hotline.bootstrap import Services
+from ticketing import case_links, linked_cases
+from ticketing.case_links import CaseLink, ExpiredLink, LinkError, MalformedLink, TamperedLink
+from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("mobile", __name__, url_prefix="/m", template_folder="templates")
+
+FORM_FIELD = "form_token"
+# Three photos of 5 MB, the note and the multipart framing.
+MAX_REQUEST_BYTES = attachments.MAX_PHOTOS * attachments.MAX_PHOTO_BYTES + 256 * 1024
+DONE_MESSAGES = {
+    "accepted": "You accepted the case. Its resolve deadline is running.",
+    "noted": "Your note was added to the case.",
+    "resolved": "Marked done. The caller is told by SMS.",
+}
+LINK_PAGES: dict[type[LinkError], tuple[int, str, str]] = {
+    MalformedLink: (
+        400,
+        "This link is incomplete",
+        "The address is not a whole case link: it may have been cut when it was copied. "
+        "Open it again from the SMS, tapping the full link.",
+    ),
+    TamperedLink: (
+        403,
+        "This link is not valid",
+        "The link has been changed, or it was not made by this hotline. Open it again "
+        "from the SMS exactly as it came.",
+    ),
+    ExpiredLink: (
+        410,
+        "This link has expired",
+        "Links in assignment SMS work for a limited time. You can still handle the case "
+        "by SMS: reply A <case number> to accept, D <case number> <note> when done.",
+    ),
+}
+
+
+def _services() -> Services:
+    found: Services = current_app.extensions["hotline"]
+    return found
+
+
+def _link(token: str) -> CaseLink:
+    services = _services()
+    return case_links.read_token(services.settings.secret_key, token, services.clock())
+
+
+def _check_form(token: str) -> None:
+    """Refuse a POST whose form token is not this link's (a form from another site)."""
+    sent = request.form.get(FORM_FIELD, "")
+    if not case_links.form_token_ok(_services().settings.secret_key, token, sent):
+        raise _Refused(
+            400,
+            "This form could not be trusted",
+            "The form did not come from this case's page. Open the link from the SMS again "
+            "and send the form from there.",
+        )
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.title, self.message = code, title, message
+
+
+@bp.get("/<token>")
+def case_page(token: str) -> str | tuple[str, int]:
+    """The case, its map and the member's buttons."""
+    done = request.args.get("done", "")
+    return _page(token, _link(token), notice=DONE_MESSAGES.get(done))
+
+
+@bp.post("/<token>/accept")
+def accept(token: str) -> WerkzeugResponse | tuple[str, int]:
+    link = _link(token)
+    _check_form(token)
+    services = _services()
+    try:
+        with services.uow() as uow:
+            linked_cases.accept(uow, link, services.clock())
+    except (InvalidInput, InvalidTransition) as exc:
+        return _page(token, link, error=_reason(exc)), 409
+    return _back(token, "accepted")
+
+
+@bp.post("/<token>/done")
+def resolve(token: str) -> WerkzeugResponse | tuple[str, int]:
+    link = _link(token)
+    _check_form(token)
+    services = _services()
+    note = request.form.get("note", "")
+    try:
+        with services.uow() as uow:
+            linked_cases.resolve(uow, link, note, services.clock())
+    except (InvalidInput, InvalidTransition) as exc:
+        code = 400 if isinstance(exc, InvalidInput) else 409
+        return _page(token, link, error=_reason(exc), done_note=note), code
+    return _back(token, "resolved")
+
+
+@bp.post("/<token>/note")
+def note(token: str) -> WerkzeugResponse | tuple[str, int]:
+    request.max_content_length = MAX_REQUEST_BYTES
+    link = _link(token)
+    _check_form(token)
+    services = _services()
+    text = request.form.get("note", "")
+    try:
+        photos = _photos(services, link.number, request.files.getlist("photos"))
+        with services.uow() as uow:
+            linked_cases.add_note(uow, link, text, photos, services.clock())
+    except (attachments.RejectedPhoto, InvalidInput, InvalidTransition) as exc:
+        code = 409 if isinstance(exc, InvalidTransition) else 400
+        return _page(token, link, error=_reason(exc), note_text=text), code
+    return _back(token, "noted")
+
+
+@bp.get("/<token>/photos/<int:photo_id>")
+def photo(token: str, photo_id: int) -> WerkzeugResponse:
+    """A photo of the case, for the member the link is for, while they hold the case."""
+    link = _link(token)
+    services = _services()
+    with services.uow() as uow:
+        found = linked_cases.photo(uow, link, photo_id)
+        stored, content_type = found.stored_path, found.content_type
+    path = attachments.stored_file(services.settings.var_dir, stored)
+    if path is None:
+        raise NotFound("the photo's file is missing")
+    response = send_file(path, mimetype=content_type, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _photos(services: Services, number: str, files: list[FileStorage]) -> list[linked_cases.Photo]:
+    """Check every uploaded photo, then store them; none is kept if one is refused."""
+    chosen = [f for f in files if f.filename]
+    if len(chosen) > attachments.MAX_PHOTOS:
+        raise attachments.RejectedPhoto(f"add at most {attachments.MAX_PHOTOS} photos at a time")
+    checked = []
+    for upload in chosen:
+        data = upload.read(attachments.MAX_PHOTO_BYTES + 1)
+        checked.append(
+            (upload.filename or "photo", data, attachments.check_photo(upload.filename or "", data))
+        )
+    photos = []
+    for name, data, kind in checked:
+        digest, relative = attachments.store_photo(services.settings.var_dir, number, data, kind)
+        photos.append(
+            linked_cases.Photo(name[-200:], kind.content_type, len(data), digest, relative)
+        )
+    return photos
+
+
+def _page(
+    token: str,
+    link: CaseLink,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    note_text: str = "",
+    done_note: str = "",
+) -> str:
+    services = _services()
+    now = services.clock()
+    with services.uow() as uow:
+        case = linked_cases.view(uow, link)
+    tz = services.settings.timezone
+    return render_template(
+        "console/mobile/case.html",
+        case=case,
+        token=token,
+        form_token=case_links.form_token(services.settings.secret_key, token),
+        accept_by=linked_cases.local_time(case.accept_by, tz, now),
+        resolve_by=linked_cases.local_time(case.resolve_by, tz, now),
+        notes=[(n, linked_cases.local_time(n.at, tz, now)) for n in case.notes],
+        geo=_geo(case),
+        notice=notice,
+        error=error,
+        note_text=note_text,
+        done_note=done_note,
+        hotline_number=services.settings.twilio_from_number,
+    )
+
+
+def _geo(case: linked_cases.LinkedCase) -> dict[str, Any] | None:
+    if case.point is None and case.outline is None:
+        return None
+    return {"point": list(case.point) if case.point else None, "outline": case.outline}
+
+
+def _back(token: str, done: str) -> WerkzeugResponse:
+    """After a move, back to the page (303: a reload does not post the form again)."""
+    return redirect(url_for("mobile.case_page", token=token, done=done), code=303)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return text[:1].upper() + text[1:] if text else "That could not be done."
+
+
+# ---------------------------------------------------------------- refusals, as pages
+
+
+def _refusal(code: int, title: str, message: str) -> tuple[str, int]:
+    try:
+        page = render_template(
+            "console/mobile/refused.html",
+            code=code,
+            title=title,
+            message=message,
+            hotline_number=_services().settings.twilio_from_number,
+        )
+    except Exception:
+        log.exception("the mobile refusal page failed")
+        page = f"<!doctype html><title>{code}</title><p>{code}</p>"
+    return page, code
+
+
+@bp.errorhandler(LinkError)
+def _link_error(exc: LinkError) -> tuple[str, int]:
+    code, title, message = LINK_PAGES.get(type(exc), LINK_PAGES[MalformedLink])
+    return _refusal(code, title, message)
+
+
+@bp.errorhandler(_Refused)
+def _refused(exc: _Refused) -> tuple[str, int]:
+    return _refusal(exc.code, exc.title, exc.message)
+
+
+@bp.errorhandler(linked_cases.HandledElsewhere)
+def _elsewhere(exc: linked_cases.HandledElsewhere) -> tuple[str, int]:
+    return _refusal(
+        403,
+        "This case is now handled by someone else",
+        f"{exc}. You do not need to do anything more on it; the new assignee has their own link.",
+    )
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError) -> tuple[str, int]:
+    if isinstance(exc, NotFound):
+        return _refusal(
+            404, "No such case", "This link does not open any case of yours. Check the SMS."
+        )
+    return _refusal(403, "Not allowed", str(exc))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    code = exc.code or 500
+    if code == 413:
+        return _refusal(
+            413,
+            "The photos are too large",
+            f"Send at most {attachments.MAX_PHOTOS} photos of "
+            f"{attachments.MAX_PHOTO_BYTES // (1024 * 1024)} MB each. Go back and try again.",
+        )
+    if code >= 500:
+        return _refusal(
+            code, "Something went wrong", "The server could not finish this. Try again."
+        )
+    return _refusal(code, "That did not work", exc.description or "")

@@ -1,0 +1,62 @@
+"""Which cases a console user may see: one WHERE clause on `Ticket`, used by every page.
+
+Every list, count, export and single-case page filters with `case_filter`, so the rule of
+who sees what lives here once; a case outside the filter is answered as "not found", never
+as "forbidden", so its existence does not leak either.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from ticketing.account_models import User, UserRole
+from ticketing.models import Grid, GridAssignment, Region, Ticket
+
+_MAX_DEPTH = 10  # city > district > street > community: far below this
+
+
+def region_ids_under(session: Session, region_id: int) -> list[int]:
+    """The region and every region below it, at any depth (one query a level)."""
+    found = [region_id]
+    frontier = [region_id]
+    for _ in range(_MAX_DEPTH):
+        frontier = [
+            rid
+            for rid in session.scalars(select(Region.id).where(Region.parent_id.in_(frontier)))
+            if rid not in found
+        ]
+        if not frontier:
+            break
+        found.extend(frontier)
+    return found
+
+
+def case_filter(session: Session, user: User) -> ColumnElement[bool]:
+    """The WHERE clause on `Ticket` for the cases `user` may see.
+
+    Agents and administrators see every case; a supervisor the cases placed in its region
+    (its community, street or district, any depth); a dispatcher its department's cases;
+    a grid member the cases in its grids or assigned to it. A disabled account, or one
+    whose area is missing, sees nothing.
+    """
+    if not user.active:
+        return false()
+    if user.role in (UserRole.AGENT, UserRole.ADMIN):
+        return true()
+    if user.role is UserRole.SUPERVISOR and user.region_id is not None:
+        regions = region_ids_under(session, user.region_id)
+        grids_inside = select(Grid.id).where(Grid.community_id.in_(regions))
+        return or_(Ticket.community_id.in_(regions), Ticket.grid_id.in_(grids_inside))
+    if user.role is UserRole.DISPATCHER and user.department_id is not None:
+        return Ticket.department_id == user.department_id
+    if user.role is UserRole.GRID_MEMBER and user.staff_id is not None:
+        own_grids = select(GridAssignment.grid_id).where(GridAssignment.staff_id == user.staff_id)
+        return or_(Ticket.grid_id.in_(own_grids), Ticket.assignee_id == user.staff_id)
+    return false()
+
+
+def can_see(session: Session, user: User, ticket_id: int) -> bool:
+    """Whether `user` may see the case with that id."""
+    visible = select(Ticket.id).where(Ticket.id == ticket_id, case_filter(session, user))
+    return session.scalar(visible) is not None
