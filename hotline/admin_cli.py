@@ -12,42 +12,10 @@ import click
 from sqlalchemy import select
 
 from hotline.bootstrap import bootstrap
-from ticketing.assessment import Level, Row, month_bounds
+from ticketing.assessment import COLUMNS, Level, cells, month_bounds
 from ticketing.models import SlaPolicyRow
 from ticketing.reports import assessment
 from ticketing.sla_service import load_catalog, new_policy_version, recompute_open_cases
-
-COLUMNS = (
-    "unit",
-    "cases",
-    "response",
-    "on_time",
-    "satisfaction",
-    "reopen",
-    "median_h_accept",
-    "median_h_resolve",
-)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _cells(row: Row) -> list[str]:
-    return [
-        row.unit,
-        str(row.cases),
-        _pct(row.response_rate),
-        _pct(row.on_time_rate),
-        _pct(row.satisfaction_rate),
-        _pct(row.reopen_rate),
-        _num(row.median_hours_to_accept),
-        _num(row.median_hours_to_resolve),
-    ]
 
 
 @click.group()
@@ -75,7 +43,7 @@ def report_assessment(period: str, level: str, csv_path: Path | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--period") from exc
     with services.uow() as uow:
         rows = assessment(uow.session, Level(level), start, end, services.clock())
-    table = [list(COLUMNS), *(_cells(r) for r in rows)]
+    table = [list(COLUMNS), *(cells(r) for r in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
     for line in table:
         click.echo(

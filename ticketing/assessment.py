@@ -91,6 +91,43 @@ def assess(outcomes: Iterable[Outcome]) -> list[Row]:
     return sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), r.unit))
 
 
+# The table's columns as the CLI prints them and every CSV export writes them.
+COLUMNS = (
+    "unit",
+    "cases",
+    "response",
+    "on_time",
+    "satisfaction",
+    "reopen",
+    "median_h_accept",
+    "median_h_resolve",
+)
+
+
+def percent(value: float | None) -> str:
+    """A rate as '87.5%', or '-' when there was nothing to count."""
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def number(value: float | None) -> str:
+    """Hours to one decimal, or '-'."""
+    return "-" if value is None else f"{value:.1f}"
+
+
+def cells(row: Row) -> list[str]:
+    """One table row as text, in COLUMNS order."""
+    return [
+        row.unit,
+        str(row.cases),
+        percent(row.response_rate),
+        percent(row.on_time_rate),
+        percent(row.satisfaction_rate),
+        percent(row.reopen_rate),
+        number(row.median_hours_to_accept),
+        number(row.median_hours_to_resolve),
+    ]
+
+
 def month_bounds(period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """'2026-11' as [first instant, first instant of the next month) in the local zone."""
     try:
