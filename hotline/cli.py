@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from hotline import admin_cli, flows_cli, models_cli, schema
+from hotline import admin_cli, flows_cli, models_cli, schema, users_cli
 from hotline.bootstrap import Services, bootstrap
 from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
@@ -70,7 +70,9 @@ def _load_demo(services: Services) -> None:
     with services.uow() as uow:
         seeding.load_catalogue(uow)
     with services.uow() as uow:
-        summary = seeding.load_demo_city(uow)
+        summary = seeding.load_demo_city(
+            uow, demo_passwords=users_cli.demo_passwords(services.settings.var_dir)
+        )
     click.echo(_describe(summary))
 
 
@@ -114,6 +116,10 @@ def run(host: str, port: int, demo: bool) -> None:
         f"hotline listening on http://{host}:{port}  (Twilio voice webhook: "
         f"/twilio/voice/incoming, SMS: /twilio/sms/incoming)"
     )
+    click.echo(f"console: http://{host}:{port}/login")
+    if demo:
+        click.echo("demo accounts (username, password, role):")
+        click.echo("\n".join(users_cli.demo_logins(settings.var_dir)))
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
@@ -305,6 +311,7 @@ main.add_command(admin_cli.sla)
 main.add_command(models_cli.models)
 main.add_command(flows_cli.flows)
 main.add_command(speech)
+main.add_command(users_cli.users)
 
 if __name__ == "__main__":
     sys.exit(main())

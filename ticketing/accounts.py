@@ -16,6 +16,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -73,8 +74,11 @@ def needs_rehash(encoded: str) -> bool:
     return not encoded.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
 
 
-# Verified against when the username is unknown, so that answer takes as long as a real one.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that answer takes as long as a
+    real one (made on first use: importing this module stays cheap)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def check_new_password(password: str, username: str = "") -> None:
@@ -229,7 +233,7 @@ def authenticate(
     """
     user = find_user(session, username)
     if user is None:
-        verify_password(password, _DUMMY_HASH)
+        verify_password(password, _dummy_hash())
         return LoginResult(None, WRONG_CREDENTIALS)
     if user.locked_until is not None and user.locked_until > now:
         return LoginResult(None, _locked_message(user.locked_until, zone))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.catalogue import CATEGORIES, DEPARTMENTS
 from ticketing.demo_city import DemoCity, build_demo_city
+from ticketing.demo_users import load_demo_users
 from ticketing.models import (
     Base,
     CalendarRow,
@@ -36,6 +37,7 @@ from ticketing.models import (
     SlaRuleRow,
     Staff,
     StaffRole,
+    utcnow,
 )
 from ticketing.routing import AssignmentRole
 from ticketing.sla import DEFAULT_CALENDARS, DEFAULT_POLICIES, DEFAULT_RULES
@@ -71,8 +73,14 @@ def load_catalogue(uow: UnitOfWork) -> dict[str, int]:
     return counts
 
 
-def load_demo_city(uow: UnitOfWork) -> DemoSummary:
-    """Upsert the catalogue and the demo district; call inside `with uow:`."""
+def load_demo_city(
+    uow: UnitOfWork, demo_passwords: Mapping[str, str] | None = None, now: datetime | None = None
+) -> DemoSummary:
+    """Upsert the catalogue and the demo district; call inside `with uow:`.
+
+    `demo_passwords` (username -> password) are given to the demo console accounts when
+    they are created; without them those accounts get random passwords nobody knows.
+    """
     session = uow.session
     city = build_demo_city()
     catalogue = _load_catalogue(session)
@@ -151,6 +159,7 @@ def load_demo_city(uow: UnitOfWork) -> DemoSummary:
             for x in city.leaves
         },
     )
+    load_demo_users(session, city, demo_passwords, now or utcnow())
     summary = _summarise(city, catalogue)
     uow.commit()
     return summary
