@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
 from hotline.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
 from hotline.speech.recognizers import SpeechRecognizer
+from ticketing.case_links import CaseLinks
 from ticketing.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -66,7 +67,21 @@ class Services:
 
     def uow(self) -> UnitOfWork:
         """A unit of work whose committed outbox rows are handed to the SMS job."""
-        return UnitOfWork(self.session_factory, partial(self.jobs.enqueue, "sms", SEND_SMS_JOB))
+        return UnitOfWork(
+            self.session_factory,
+            partial(self.jobs.enqueue, "sms", SEND_SMS_JOB),
+            case_links(self.settings),
+        )
+
+
+def case_links(settings: Settings) -> CaseLinks | None:
+    """The signed links of assignment SMS: only with a public address to point at, and
+    not when HOTLINE_LINK_DAYS is 0."""
+    if not settings.public_base_url or settings.link_days == 0:
+        return None
+    return CaseLinks(
+        settings.public_base_url, settings.secret_key, timedelta(days=settings.link_days)
+    )
 
 
 def make_engine(url: str) -> Engine:

@@ -52,6 +52,7 @@ class Settings:
     timezone: ZoneInfo
     var_dir: Path
     auto_close_days: int = 7
+    link_days: int = 14  # how long the signed link of an assignment SMS opens the case
     speech: str = "en-US=pocketsphinx"
     flows_dir: Path = FLOWS_DIR
 
@@ -89,6 +90,7 @@ class Settings:
             timezone=ZoneInfo(env.get("HOTLINE_TIMEZONE") or "Asia/Shanghai"),
             var_dir=var_dir,
             auto_close_days=_non_negative(env, "HOTLINE_AUTO_CLOSE_DAYS", 7),
+            link_days=_non_negative(env, "HOTLINE_LINK_DAYS", 14),
             speech=env.get("HOTLINE_SPEECH") or "en-US=pocketsphinx",
             flows_dir=Path(env.get("HOTLINE_FLOWS_DIR") or FLOWS_DIR),
         )

@@ -240,11 +240,12 @@ def assign(
         [staff] if staff else repository.department_dispatchers(session, department_id or 0)
     )
     for person in recipients:
+        link = uow.links.url(ticket.number, person.id, now) if uow.links else None
         queue_sms(
             uow,
             ticket,
             person.phone,
-            messages.assignment(case_facts(ticket), person.language),
+            messages.assignment(case_facts(ticket), person.language, link),
             "assignment",
             now,
             staff=person,

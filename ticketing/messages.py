@@ -24,18 +24,22 @@ def _zh(language: str) -> bool:
     return language.lower().startswith("zh")
 
 
-def assignment(facts: CaseFacts, language: str) -> str:
-    """The SMS that hands a case to a grid member or a department's dispatcher."""
+def assignment(facts: CaseFacts, language: str, link: str | None = None) -> str:
+    """The SMS that hands a case to a grid member or a department's dispatcher, with the
+    signed link to its mobile page when the site has one (last, after a space, so no
+    phone takes the text around it for part of the address)."""
     caller = facts.caller or "-"
     if _zh(language):
-        return (
+        text = (
             f"【热线】新工单{facts.number}：{facts.category_zh}，{facts.place}，"
             f"来电{caller}。回复 A {facts.number} 接单。"
         )
-    return (
+        return f"{text}详情： {link}" if link else text
+    text = (
         f"[Hotline] New case {facts.number}: {facts.category_en}, {facts.place}, "
         f"caller {caller}. Reply A {facts.number} to accept."
     )
+    return f"{text} Open: {link}" if link else text
 
 
 def caller_receipt(facts: CaseFacts, language: str) -> str:

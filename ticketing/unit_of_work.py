@@ -15,6 +15,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ticketing.case_links import CaseLinks
 from ticketing.models import SmsMessage
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,15 @@ class UnitOfWork:
     session: Session
 
     def __init__(
-        self, session_factory: sessionmaker[Session], on_outbox: OutboxHook | None = None
+        self,
+        session_factory: sessionmaker[Session],
+        on_outbox: OutboxHook | None = None,
+        links: CaseLinks | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._on_outbox = on_outbox
+        # The signed links assignment SMS carry; None when the site has no public address.
+        self.links = links
         self._outbox: list[SmsMessage] = []
 
     def __enter__(self) -> UnitOfWork:

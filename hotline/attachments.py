@@ -1,0 +1,94 @@
+"""Photos people attach to cases: checked by their bytes, stored under var/ by content.
+
+A photo is kept at `<var_dir>/attachments/<case number>/<sha256>.<ext>`; the row in
+`case_attachments` keeps the path relative to the attachments folder, so the folder can
+move with the installation. The type is read from the first bytes (JPEG, PNG, WebP), never
+from the name or the browser's word: a script renamed `x.png` is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MAX_PHOTOS = 3
+_NUMBER = re.compile(r"[0-9A-Za-z-]{1,40}\Z")
+_STORED = re.compile(r"[0-9A-Za-z-]{1,40}/[0-9a-f]{64}\.(jpg|png|webp)\Z")
+
+
+class RejectedPhoto(ValueError):
+    """A file that is not a photo we keep, with the reason to show the uploader."""
+
+
+@dataclass(frozen=True)
+class PhotoKind:
+    extension: str
+    content_type: str
+
+
+JPEG = PhotoKind("jpg", "image/jpeg")
+PNG = PhotoKind("png", "image/png")
+WEBP = PhotoKind("webp", "image/webp")
+
+
+def sniff(data: bytes) -> PhotoKind | None:
+    """The photo format the bytes begin with, or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return WEBP
+    return None
+
+
+def check_photo(name: str, data: bytes) -> PhotoKind:
+    """The kind of an uploaded photo; raise RejectedPhoto saying why it is refused."""
+    label = f"the file {name}" if name else "the file"
+    if not data:
+        raise RejectedPhoto(f"{label} is empty")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise RejectedPhoto(f"{label} is over {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    kind = sniff(data)
+    if kind is None:
+        raise RejectedPhoto(f"{label} is not a JPEG, PNG or WebP photo")
+    return kind
+
+
+def attachments_dir(var_dir: Path) -> Path:
+    return var_dir / "attachments"
+
+
+def store_photo(var_dir: Path, case_number: str, data: bytes, kind: PhotoKind) -> tuple[str, str]:
+    """Write the bytes (once: same bytes, same file) and return (sha256, relative path)."""
+    if not _NUMBER.match(case_number):
+        raise ValueError(f"not a case number: {case_number!r}")
+    digest = hashlib.sha256(data).hexdigest()
+    relative = f"{case_number}/{digest}.{kind.extension}"
+    target = attachments_dir(var_dir) / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside then renamed, so a reader never sees half a photo.
+        handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return digest, relative
+
+
+def stored_file(var_dir: Path, relative: str) -> Path | None:
+    """The file of a stored path, or None if the path is not one `store_photo` makes
+    (so a changed row can never point outside the attachments folder) or it is gone."""
+    if not _STORED.match(relative):
+        return None
+    path = attachments_dir(var_dir) / relative
+    return path if path.is_file() else None

@@ -1,0 +1,161 @@
+"""The leaders' dashboard page and its CSV exports, scoped to what the viewer may see.
+
+Supervisors see their area, dispatchers their department's cases, agents and
+administrators the whole city; grid members have their queue instead. Every figure comes
+from `ticketing.dashboards` with the viewer's `case_filter`, so a page and its exports
+can never disagree about scope. Chart data is embedded in the page as JSON and drawn by
+`dashboard.js` with the vendored Chart.js and Leaflet: no request leaves our server unless
+HOTLINE_MAP_TILES names a tile server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import datetime
+from typing import Any
+
+from flask import Response, abort, current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline.console.base import console_blueprint, current_user, require_role, serves, services
+from ticketing import dashboard_tables, dashboards, visibility
+from ticketing.account_models import User, UserRole
+from ticketing.assessment import COLUMNS, cells
+from ticketing.models import Department, Region
+
+log = logging.getLogger(__name__)
+
+bp = console_blueprint("dashboard", __name__, url_prefix="/console/dashboard")
+
+VIEWERS = (UserRole.SUPERVISOR, UserRole.DISPATCHER, UserRole.ADMIN, UserRole.AGENT)
+OVERDUE_ON_PAGE = 20
+TREND_WEEKS = 8
+# A tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png; empty: no tiles.
+_TILES = re.compile(r"^(https?://|/)\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
+
+
+def map_tiles() -> str:
+    """The tile server to draw under the grids, if one is configured and looks like one."""
+    url = str(
+        current_app.config.get("HOTLINE_MAP_TILES") or os.environ.get("HOTLINE_MAP_TILES", "")
+    )
+    if url and not _TILES.match(url):
+        log.warning("HOTLINE_MAP_TILES is not a {z}/{x}/{y} URL template; drawing no tiles")
+        return ""
+    return url
+
+
+def _area(session: Session, user: User) -> tuple[str, int | None]:
+    """How the viewer's scope is named, and its region (None: not a region)."""
+    if user.role is UserRole.SUPERVISOR and user.region_id is not None:
+        region = session.get(Region, user.region_id)
+        return (f"{region.name_en} ({region.code})" if region else "your area"), user.region_id
+    if user.role is UserRole.DISPATCHER and user.department_id is not None:
+        name = session.scalar(select(Department.name_en).where(Department.id == user.department_id))
+        return f"{name or 'your department'}: its cases", None
+    return "the whole city", None
+
+
+def _scope(session: Session, user: User, region_id: int | None) -> dashboard_tables.Scope:
+    app_services = services()
+    return dashboard_tables.Scope(
+        session=session,
+        where=visibility.case_filter(session, user),
+        now=app_services.clock(),
+        zone=app_services.settings.timezone,
+        level=dashboards.subarea_level(session, region_id),
+        weeks=TREND_WEEKS,
+    )
+
+
+def _chart_data(
+    status: tuple[dashboards.Count, ...],
+    intake: dashboards.Intake,
+    trend: dashboards.Trend,
+    grids: tuple[dashboards.GridLoad, ...],
+) -> dict[str, Any]:
+    """What dashboard.js draws, as plain JSON."""
+    return {
+        "status": {"labels": [c.label for c in status], "counts": [c.count for c in status]},
+        "intake": {
+            "labels": [c.label for c in intake.by_category],
+            "counts": [c.count for c in intake.by_category],
+        },
+        "trend": {
+            "weeks": list(trend.weeks),
+            "series": [{"label": s.label, "counts": list(s.counts)} for s in trend.series],
+        },
+        "grids": [
+            {
+                "code": g.code,
+                "name": g.name,
+                "open": g.open,
+                "overdue": g.overdue,
+                "centre": [g.centre_lat, g.centre_lon],
+                "polygon": g.polygon,
+            }
+            for g in grids
+        ],
+    }
+
+
+@bp.get("")
+@require_role(*VIEWERS)
+def page() -> str:
+    user = current_user()
+    with services().uow() as uow:
+        session = uow.session
+        area, region_id = _area(session, user)
+        scope = _scope(session, user, region_id)
+        where, now, zone = scope.where, scope.now, scope.zone
+        status = dashboards.open_by_status(session, where)
+        late = dashboards.overdue(session, where, now, OVERDUE_ON_PAGE)
+        intake = dashboards.todays_intake(session, where, now, zone)
+        grids = dashboards.open_by_grid(session, where, now)
+        trend = dashboards.weekly_trend(session, where, now, zone, TREND_WEEKS)
+        table = dashboards.assessment_by_subarea(session, where, now, zone, scope.level)
+    return render_template(
+        "console/dashboard/page.html",
+        area=area,
+        now_local=now.astimezone(zone),
+        zone=zone,
+        status=status,
+        open_total=sum(c.count for c in status),
+        overdue=late,
+        intake=intake,
+        grids=grids,
+        trend=trend,
+        assessment=table,
+        assessment_columns=COLUMNS,
+        assessment_cells=[cells(row) for row in table.rows],
+        chart_data=_chart_data(status, intake, trend, grids),
+        tiles=map_tiles(),
+        case_pages=serves("/console/cases/X"),
+        tables=list(dashboard_tables.TABLES),
+    )
+
+
+@bp.get("/<name>.csv")
+@require_role(*VIEWERS)
+def export(name: str) -> Response:
+    export_table = dashboard_tables.TABLES.get(name)
+    if export_table is None:
+        abort(404)
+    user = current_user()
+    with services().uow() as uow:
+        _, region_id = _area(uow.session, user)
+        scope = _scope(uow.session, user, region_id)
+        rows = export_table(scope)
+    stamp = _stamp(scope.now.astimezone(scope.zone))
+    return Response(
+        dashboard_tables.csv_text(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="dashboard-{name}-{stamp}.csv"'},
+    )
+
+
+def _stamp(local: datetime) -> str:
+    return local.strftime("%Y%m%d-%H%M")
