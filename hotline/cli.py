@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from hotline import admin_cli, flows_cli, models_cli, schema, users_cli
+from hotline import admin_cli, admin_imports_cli, flows_cli, models_cli, schema, users_cli
 from hotline.bootstrap import Services, bootstrap
 from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
@@ -312,6 +312,8 @@ main.add_command(models_cli.models)
 main.add_command(flows_cli.flows)
 main.add_command(speech)
 main.add_command(users_cli.users)
+for _command in admin_imports_cli.COMMANDS:  # import, calendar, roster, audit
+    main.add_command(_command)
 
 if __name__ == "__main__":
     sys.exit(main())
