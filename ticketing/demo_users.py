@@ -1,8 +1,8 @@
 """One console account for each role on the demo city, so a newcomer can try every job.
 
 The accounts are tied to people and places the README's walk-through uses: the supervisor
-of the street office over grid 1101, a dispatcher of the department that mends street
-lights, and grid 1101's primary member. Passwords come from the caller (the CLI keeps them
+of the street office over grid 1101, a dispatcher of the water company (water leaks go
+straight to its queue), and grid 1101's primary member. Passwords come from the caller (the CLI keeps them
 per installation under var/); an account that exists already is left exactly as it is, so
 loading the demo again never changes a password someone has learnt or changed.
 """
@@ -23,7 +23,9 @@ from ticketing.demo_city import DemoCity
 from ticketing.routing import AssignmentRole
 
 DEMO_GRID = "1101"
-DEMO_DEPARTMENT = "urban_management"  # street lights, garbage, drains
+# Street lights go to grid members; water leaks are a department's job from the start, so
+# the demo dispatcher has a queue to work: the water company's.
+DEMO_DEPARTMENT = "water_utility"
 DEMO_ACTOR = "system:demo"
 
 

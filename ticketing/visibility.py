@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from ticketing.account_models import User, UserRole
-from ticketing.models import Grid, GridAssignment, Region, Ticket
+from ticketing.models import Grid, GridAssignment, Region, Staff, Ticket
 
 _MAX_DEPTH = 10  # city > district > street > community: far below this
 
@@ -36,7 +36,8 @@ def case_filter(session: Session, user: User) -> ColumnElement[bool]:
     """The WHERE clause on `Ticket` for the cases `user` may see.
 
     Agents and administrators see every case; a supervisor the cases placed in its region
-    (its community, street or district, any depth); a dispatcher its department's cases;
+    (its community, street or district, any depth); a dispatcher its department's cases
+    (in the department's queue or assigned to one of its staff);
     a grid member the cases in its grids or assigned to it. A disabled account, or one
     whose area is missing, sees nothing.
     """
@@ -49,7 +50,12 @@ def case_filter(session: Session, user: User) -> ColumnElement[bool]:
         grids_inside = select(Grid.id).where(Grid.community_id.in_(regions))
         return or_(Ticket.community_id.in_(regions), Ticket.grid_id.in_(grids_inside))
     if user.role is UserRole.DISPATCHER and user.department_id is not None:
-        return Ticket.department_id == user.department_id
+        # A dispatcher who accepts a department case becomes its assignee and the case
+        # leaves the department queue: it is still the department's case.
+        colleagues = select(Staff.id).where(Staff.department_id == user.department_id)
+        return or_(
+            Ticket.department_id == user.department_id, Ticket.assignee_id.in_(colleagues)
+        )
     if user.role is UserRole.GRID_MEMBER and user.staff_id is not None:
         own_grids = select(GridAssignment.grid_id).where(GridAssignment.staff_id == user.staff_id)
         return or_(Ticket.grid_id.in_(own_grids), Ticket.assignee_id == user.staff_id)
