@@ -12,7 +12,7 @@ SESSION_LIFETIME = timedelta(hours=12)
 
 def register(app: Flask) -> None:
     """Register the console's blueprints, session settings, template globals and errors."""
-    from hotline.console import auth_views, dashboard_views
+    from hotline.console import auth_views, dashboard_views, mobile_views
     from hotline.console.base import csrf_token, template_globals
     from hotline.console.errors import install_error_pages, wants_json
 
@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
     blueprints = [
         auth_views.bp,
         dashboard_views.bp,
+        mobile_views.bp,
     ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
