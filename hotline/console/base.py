@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.bootstrap import Services
@@ -223,7 +224,7 @@ def serves(path: str, method: str = "GET") -> bool:
         adapter.match(path, method=method)
     except (NotFound, MethodNotAllowed):
         return False
-    except Exception:  # a redirect (trailing slash) still means the page exists
+    except RequestRedirect:  # "/x" served as "/x/": the page exists
         return True
     return True
 
