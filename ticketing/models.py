@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -250,6 +251,10 @@ class CaseSequence(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# The open statuses as SQL, for the partial index of the cases waiting for an agent.
+_OPEN_SQL = "status IN ('accepted', 'assigned', 'new', 'returned')"
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -257,6 +262,15 @@ class Ticket(Base):
         Index("ix_tickets_status_resolved", "status", "resolved_at"),  # the auto-close
         Index("ix_tickets_caller_status", "caller_phone", "status"),  # a resident's SMS
         Index("ix_tickets_category_status_created", "category_id", "status", "created_at"),
+        # The console's queue, oldest first (migration 0007): every case, and the waiting.
+        Index("ix_tickets_created", "created_at", "id"),
+        Index(
+            "ix_tickets_waiting",
+            "created_at",
+            "id",
+            postgresql_where=text(f"needs_triage AND {_OPEN_SQL}"),
+            sqlite_where=text(f"needs_triage = 1 AND {_OPEN_SQL}"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -47,13 +47,22 @@ def accept(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: dateti
     return "accepted"
 
 
-def resolve(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: datetime) -> str:
-    """The work is done: the caller is told by SMS, with the member's note."""
+def resolve(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    staff: Staff,
+    note: str,
+    now: datetime,
+    *,
+    actor: str | None = None,
+) -> str:
+    """The work is done: the caller is told by SMS, with the member's note. `actor` names
+    who marked it when that is not the member (an agent told by phone, in the console)."""
     on_time = ticket.resolve_by is None or now <= ticket.resolve_by
     record_event(
         ticket,
         "resolved",
-        f"staff:{staff.id}",
+        actor or f"staff:{staff.id}",
         now,
         to_status=TicketStatus.RESOLVED,
         note=note,
