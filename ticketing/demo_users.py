@@ -2,9 +2,9 @@
 
 The accounts are tied to people and places the README's walk-through uses: the supervisor
 of the street office over grid 1101, a dispatcher of the water company (water leaks go
-straight to its queue), and grid 1101's primary member. Passwords come from the caller (the CLI keeps them
-per installation under var/); an account that exists already is left exactly as it is, so
-loading the demo again never changes a password someone has learnt or changed.
+straight to its queue), and grid 1101's primary member. Passwords come from the caller
+(the CLI keeps them per installation under var/); an account that exists already is left
+exactly as it is, so loading the demo again never changes a password someone has learnt.
 """
 
 from __future__ import annotations

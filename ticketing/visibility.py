@@ -53,9 +53,7 @@ def case_filter(session: Session, user: User) -> ColumnElement[bool]:
         # A dispatcher who accepts a department case becomes its assignee and the case
         # leaves the department queue: it is still the department's case.
         colleagues = select(Staff.id).where(Staff.department_id == user.department_id)
-        return or_(
-            Ticket.department_id == user.department_id, Ticket.assignee_id.in_(colleagues)
-        )
+        return or_(Ticket.department_id == user.department_id, Ticket.assignee_id.in_(colleagues))
     if user.role is UserRole.GRID_MEMBER and user.staff_id is not None:
         own_grids = select(GridAssignment.grid_id).where(GridAssignment.staff_id == user.staff_id)
         return or_(Ticket.grid_id.in_(own_grids), Ticket.assignee_id == user.staff_id)
