@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline import attachments
 from hotline.bootstrap import Services
+from hotline.console.dashboard_views import map_tiles
 from ticketing import case_links, linked_cases
 from ticketing.case_links import CaseLink, ExpiredLink, LinkError, MalformedLink, TamperedLink
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
@@ -196,6 +197,7 @@ def _page(
         resolve_by=linked_cases.local_time(case.resolve_by, tz, now),
         notes=[(n, linked_cases.local_time(n.at, tz, now)) for n in case.notes],
         geo=_geo(case),
+        tiles=map_tiles(),
         notice=notice,
         error=error,
         note_text=note_text,

@@ -341,3 +341,12 @@ def test_sms_carry_no_link_without_a_public_address_or_with_zero_days(tmp_path: 
     assert links.base_url == "https://h.example"
     with pytest.raises(ValueError, match="HOTLINE_LINK_DAYS"):
         Settings.from_env({**base, "HOTLINE_LINK_DAYS": "two"})
+
+
+def test_the_map_draws_tiles_only_from_the_configured_server(
+    app: Flask, client: FlaskClient, opened: tuple[str, str, str]
+) -> None:
+    _number, path, _token = opened
+    assert 'data-tiles=""' in client.get(path).text
+    app.config["HOTLINE_MAP_TILES"] = "https://tiles.example.org/{z}/{x}/{y}.png"
+    assert 'data-tiles="https://tiles.example.org/{z}/{x}/{y}.png"' in client.get(path).text
