@@ -15,6 +15,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from hotline.admin_jobs import recompute_all
 from hotline.bootstrap import Services, bootstrap
 from ticketing.admin_schedules import (
     HOLIDAY,
@@ -35,7 +36,6 @@ from ticketing.grid_import import import_grids
 from ticketing.imports import ImportResult, Progress
 from ticketing.models import LeavePeriod, RosterShift
 from ticketing.rosters import WEEKDAYS
-from ticketing.sla_service import recompute_open_cases
 from ticketing.staff_import import HEADER, import_staff
 from ticketing.unit_of_work import UnitOfWork
 
@@ -198,15 +198,9 @@ def calendar_list() -> None:
         click.echo("no custom dates: the official calendar applies")
 
 
-def recompute(services: Services, batch: int = 500) -> int:
+def recompute(services: Services) -> int:
     """Recompute open cases' deadlines in batches, after a calendar or policy change."""
-    last, total = 0, 0
-    while True:
-        with services.uow() as uow:
-            done, last = recompute_open_cases(uow, after_id=last, batch=batch)
-        if not done:
-            break
-        total += done
+    total = recompute_all(services)
     click.echo(f"recomputed the deadlines of {total} open case(s)", err=True)
     return total
 

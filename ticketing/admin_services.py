@@ -10,6 +10,7 @@ Call each inside `with uow:`.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -64,6 +65,19 @@ def parse_weekday(text: str) -> int:
     if len(value) >= 3 and value[:3] in names:
         return names.index(value[:3])
     raise InvalidInput(f"weekday: {text!r} is not 0-6 (0 = Monday) or a day name")
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
+
+
+def parse_duration(text: str, working_day: timedelta, what: str = "duration") -> timedelta:
+    """'30m', '4h', or '7d' (working days of the policy's calendar: 7 h 30 in office hours)."""
+    match = _DURATION.match(text.strip().lower())
+    if match is None:
+        raise InvalidInput(f"{what}: {text!r} is not like 30m, 4h or 7d")
+    value, unit = float(match.group(1)), match.group(2)
+    units = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": working_day}
+    return units[unit] * value
 
 
 # ---------------------------------------------------------------- categories

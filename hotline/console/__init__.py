@@ -12,15 +12,29 @@ SESSION_LIFETIME = timedelta(hours=12)
 
 def register(app: Flask) -> None:
     """Register the console's blueprints, session settings, template globals and errors."""
-    from hotline.console import auth_views, dashboard_views, mobile_views
+    from hotline.console import (
+        admin_schedule_views,
+        admin_views,
+        auth_views,
+        case_views,
+        dashboard_views,
+        mobile_views,
+        new_case_views,
+        queue_views,
+    )
     from hotline.console.base import csrf_token, template_globals
     from hotline.console.errors import install_error_pages, wants_json
 
     # One line a console module: its blueprint.
     blueprints = [
+        admin_views.bp,
+        admin_schedule_views.bp,
         auth_views.bp,
         dashboard_views.bp,
         mobile_views.bp,
+        queue_views.bp,
+        case_views.bp,
+        new_case_views.bp,
     ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -27,6 +27,7 @@ from ticketing.admin_services import (
     change_sla_policy,
     parse_clock,
     parse_day,
+    parse_duration,
     parse_weekday,
     update_category,
 )
@@ -58,6 +59,12 @@ def test_form_value_parsers() -> None:
     for bad in ("25:00", "8h", ""):
         with pytest.raises(InvalidInput, match="not a time like 08:30"):
             parse_clock(bad)
+    office_day = timedelta(hours=7, minutes=30)
+    assert parse_duration("30m", office_day) == timedelta(minutes=30)
+    assert parse_duration(" 4H ", office_day) == timedelta(hours=4)
+    assert parse_duration("2d", office_day) == timedelta(hours=15)
+    with pytest.raises(InvalidInput, match="resolve: '7 days' is not like 30m, 4h or 7d"):
+        parse_duration("7 days", office_day, "resolve")
     for bad in ("7", "xyz", "mo"):
         with pytest.raises(InvalidInput, match="weekday"):
             parse_weekday(bad)

@@ -1,0 +1,296 @@
+"""The administration pages for who works when and what is promised: staff rosters and
+leave, the calendar's custom dates, SLA policy versions. Administrators only.
+
+Thin views over `ticketing.admin_schedules` and `ticketing.admin_services` in the same
+manner as `admin_views`; calendar and SLA changes enqueue the recomputation of open
+cases' deadlines (a job: with many open cases it takes a while).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+
+from hotline.admin_jobs import RECOMPUTE_JOB
+from hotline.console.admin_views import Page, admin_only, attempt, form_value, now
+from hotline.console.base import actor, console_blueprint, services
+from ticketing import admin_schedules as schedules
+from ticketing import admin_services as admin
+from ticketing.exceptions import InvalidInput
+from ticketing.models import (
+    CalendarRow,
+    Grid,
+    GridAssignment,
+    LeavePeriod,
+    RosterShift,
+    SlaPolicyRow,
+    SlaRuleRow,
+    Staff,
+)
+from ticketing.rosters import WEEKDAYS
+from ticketing.sla_service import load_catalog
+from ticketing.unit_of_work import UnitOfWork
+
+bp = console_blueprint("admin_schedule", __name__, url_prefix="/console/admin")
+
+
+def _recompute_deadlines() -> None:
+    services().jobs.enqueue("default", RECOMPUTE_JOB)
+
+
+# ---------------------------------------------------------------- staff rosters
+
+
+@bp.get("/staff")
+@admin_only
+def staff_list() -> Page:
+    q = request.args.get("q", "").strip()
+    query = select(Staff).order_by(Staff.employee_no).limit(50)
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(Staff.employee_no.ilike(like), Staff.name.ilike(like)))
+    with services().uow() as uow:
+        found = uow.session.scalars(query).all()
+    return render_template("console/admin/staff_list.html", staff=found, q=q)
+
+
+def _staff_page(employee_no: str, errors: dict[str, str], status: int = 200) -> Page:
+    with services().uow() as uow:
+        session = uow.session
+        member = session.scalars(select(Staff).where(Staff.employee_no == employee_no)).first()
+        if member is None:
+            abort(404, f"There is no staff member {employee_no!r}.")
+        shifts = session.scalars(
+            select(RosterShift)
+            .where(RosterShift.staff_id == member.id)
+            .order_by(RosterShift.weekday, RosterShift.start)
+        ).all()
+        leaves = session.scalars(
+            select(LeavePeriod)
+            .where(LeavePeriod.staff_id == member.id)
+            .order_by(LeavePeriod.first_day)
+        ).all()
+        grids = session.execute(
+            select(Grid.code, GridAssignment.role)
+            .join(GridAssignment, GridAssignment.grid_id == Grid.id)
+            .where(GridAssignment.staff_id == member.id)
+            .order_by(Grid.code)
+        ).all()
+        page = render_template(
+            "console/admin/staff.html",
+            member=member,
+            shifts=shifts,
+            leaves=leaves,
+            grids=grids,
+            weekdays=list(enumerate(WEEKDAYS)),
+            errors=errors,
+            form=request.form,
+        )
+    return page, status
+
+
+@bp.get("/staff/<employee_no>")
+@admin_only
+def staff_roster(employee_no: str) -> Page:
+    return _staff_page(employee_no, {})
+
+
+def _roster_change(
+    employee_no: str, change: Callable[[UnitOfWork], Any], done: str, field: str
+) -> Page:
+    error = attempt(change)
+    if error:
+        return _staff_page(employee_no, {field: error}, 400)
+    flash(done, "success")
+    return redirect(url_for("admin_schedule.staff_roster", employee_no=employee_no))
+
+
+@bp.post("/staff/<employee_no>/shifts")
+@admin_only
+def shift_add(employee_no: str) -> Page:
+    def change(uow: UnitOfWork) -> Any:
+        weekday = admin.parse_weekday(form_value("weekday"))
+        return schedules.add_shift(
+            uow, actor(), now(), employee_no, weekday, form_value("start"), form_value("end")
+        )
+
+    return _roster_change(employee_no, change, "Shift added.", "shift")
+
+
+@bp.post("/staff/<employee_no>/shifts/<int:shift_id>/remove")
+@admin_only
+def shift_remove(employee_no: str, shift_id: int) -> Page:
+    def change(uow: UnitOfWork) -> None:
+        _owned(uow, RosterShift, shift_id, employee_no)
+        schedules.remove_shift(uow, actor(), now(), shift_id)
+
+    return _roster_change(employee_no, change, "Shift removed.", "shift")
+
+
+@bp.post("/staff/<employee_no>/leave")
+@admin_only
+def leave_add(employee_no: str) -> Page:
+    def change(uow: UnitOfWork) -> Any:
+        first = admin.parse_day(form_value("first_day"), "first day")
+        last = admin.parse_day(form_value("last_day"), "last day")
+        return schedules.add_leave(
+            uow, actor(), now(), employee_no, first, last, form_value("reason")
+        )
+
+    return _roster_change(employee_no, change, "Leave added.", "leave")
+
+
+@bp.post("/staff/<employee_no>/leave/<int:leave_id>/remove")
+@admin_only
+def leave_remove(employee_no: str, leave_id: int) -> Page:
+    def change(uow: UnitOfWork) -> None:
+        _owned(uow, LeavePeriod, leave_id, employee_no)
+        schedules.remove_leave(uow, actor(), now(), leave_id)
+
+    return _roster_change(employee_no, change, "Leave removed.", "leave")
+
+
+def _owned(
+    uow: UnitOfWork, model: type[RosterShift] | type[LeavePeriod], row_id: int, employee_no: str
+) -> None:
+    """A row removed through a member's page must be that member's."""
+    member = schedules.staff_member(uow.session, employee_no)
+    owner = uow.session.scalar(select(model.staff_id).where(model.id == row_id))
+    if owner != member.id:
+        raise InvalidInput(f"{employee_no} has no such entry (#{row_id})")
+
+
+# ---------------------------------------------------------------- calendars
+
+
+def _calendar_page(errors: dict[str, str], status: int = 200) -> Page:
+    with services().uow() as uow:
+        dates = schedules.custom_dates(uow.session)
+        codes = uow.session.scalars(select(CalendarRow.code).order_by(CalendarRow.code)).all()
+    page = render_template(
+        "console/admin/calendar.html",
+        dates=dates,
+        calendars=[(c, c) for c in codes],
+        errors=errors,
+        form=request.form,
+    )
+    return page, status
+
+
+@bp.get("/calendar")
+@admin_only
+def calendar() -> Page:
+    return _calendar_page({})
+
+
+@bp.post("/calendar")
+@admin_only
+def calendar_add() -> Page:
+    error = attempt(
+        lambda uow: schedules.set_custom_date(
+            uow,
+            actor(),
+            now(),
+            admin.parse_day(form_value("day")),
+            form_value("kind"),
+            calendar=form_value("calendar") or None,
+            name=form_value("name"),
+        )
+    )
+    if error:
+        return _calendar_page({"_form": error}, 400)
+    _recompute_deadlines()
+    flash(
+        f"{form_value('day')} is now a {form_value('kind')}; open cases' deadlines follow.",
+        "success",
+    )
+    return redirect(url_for("admin_schedule.calendar"))
+
+
+@bp.post("/calendar/remove")
+@admin_only
+def calendar_remove() -> Page:
+    error = attempt(
+        lambda uow: schedules.remove_custom_date(
+            uow,
+            actor(),
+            now(),
+            admin.parse_day(form_value("day")),
+            calendar=form_value("calendar") or None,
+        )
+    )
+    if error:
+        return _calendar_page({"_form": error}, 400)
+    _recompute_deadlines()
+    flash(f"{form_value('day')} follows the official calendar again.", "success")
+    return redirect(url_for("admin_schedule.calendar"))
+
+
+# ---------------------------------------------------------------- SLA policies
+
+
+def _sla_page(errors: dict[str, str], status: int = 200, code: str = "") -> Page:
+    with services().uow() as uow:
+        catalog = load_catalog(uow.session)
+        versions = uow.session.scalars(
+            select(SlaPolicyRow).order_by(SlaPolicyRow.code, SlaPolicyRow.version.desc())
+        ).all()
+        rules = uow.session.scalars(select(SlaRuleRow).order_by(SlaRuleRow.position)).all()
+    lengths = {c: cal.working_day_length for c, cal in catalog.calendars.items()}
+    page = render_template(
+        "console/admin/sla.html",
+        versions=versions,
+        rules=rules,
+        calendars=[(c, c) for c in sorted(catalog.calendars)],
+        day_hours={c: length.total_seconds() / 3600 for c, length in lengths.items()},
+        errors=errors,
+        form=request.form,
+        editing=code,
+    )
+    return page, status
+
+
+@bp.get("/sla")
+@admin_only
+def sla() -> Page:
+    return _sla_page({})
+
+
+@bp.post("/sla/<code>")
+@admin_only
+def sla_new_version(code: str) -> Page:
+    def change(uow: UnitOfWork) -> Any:
+        catalog = load_catalog(uow.session)
+        calendar = form_value("calendar") or None
+        policy = catalog.current.get(code)
+        cal = calendar or (catalog.policies[policy].calendar if policy else "")
+        day = catalog.calendars[cal].working_day_length if cal in catalog.calendars else None
+        return admin.change_sla_policy(
+            uow,
+            actor(),
+            now(),
+            code,
+            accept_within=_duration("accept", day),
+            resolve_within=_duration("resolve", day),
+            calendar=calendar,
+            name=form_value("name") or None,
+        )
+
+    error = attempt(change)
+    if error:
+        return _sla_page({"_form": error}, 400, code)
+    _recompute_deadlines()
+    flash(f"Policy {code} has a new version; open cases' deadlines follow.", "success")
+    return redirect(url_for("admin_schedule.sla"))
+
+
+def _duration(field: str, working_day: Any) -> Any:
+    text = form_value(field)
+    if not text:
+        return None
+    if working_day is None:
+        raise InvalidInput("calendar: choose a calendar")
+    return admin.parse_duration(text, working_day, field)
