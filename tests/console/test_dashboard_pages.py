@@ -248,3 +248,22 @@ def test_a_configured_tile_server_is_handed_to_the_map(app: Flask) -> None:
     app.config["HOTLINE_MAP_TILES"] = "javascript:alert(1)"
     _, _, html = dashboard(app, "agent1")
     assert 'data-tiles=""' in html
+
+
+@pytest.mark.usefixtures("people", "cases_today")
+def test_the_months_assessment_may_be_a_minute_old_but_counts_are_live(
+    app: Flask, services: Services
+) -> None:
+    _, _, before = dashboard(app, "super-s2")
+    assert 'Jingsan Community (21)</td><td class="num">1</td>' in before
+    with services.uow() as uow:
+        new = intake.NewCase("noise", "2102", "", None, "zh-CN", "phone")
+        intake.register_case(uow, new, local(27, 10), SH)
+        uow.commit()
+    figures, _, cached = dashboard(app, "super-s2")
+    assert figures["open"] == 2
+    assert 'Jingsan Community (21)</td><td class="num">1</td>' in cached
+    assert export(app, "super-s2", "assessment")[1][:2] == ["Jingsan Community (21)", "1"]
+    app.config["DASHBOARD_ASSESSMENT_CACHE_SECONDS"] = 0
+    _, _, fresh = dashboard(app, "super-s2")
+    assert 'Jingsan Community (21)</td><td class="num">2</td>' in fresh
