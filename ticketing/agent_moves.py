@@ -12,6 +12,7 @@ second SMS and no accept clock restarts for a typo fixed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from ticketing import closure, messages, repository
 from ticketing.case_records import case_facts, queue_sms, record_event
 from ticketing.catalogue import Priority
 from ticketing.exceptions import InvalidInput, InvalidTransition
-from ticketing.intake import dispatch, route_case
+from ticketing.intake import NewCase, dispatch, register_case, route_case
 from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
 from ticketing.models import Place, Ticket
 from ticketing.phones import to_e164
@@ -94,10 +95,15 @@ def change_priority(
     ticket.priority = priority
     refresh_deadlines(uow.session, ticket, reselect=True)
     if priority is Priority.URGENT:
-        facts = case_facts(ticket)
-        for person in repository.supervisors(uow.session, ticket.community_id):
-            body = messages.urgent_alert(facts, person.language)
-            queue_sms(uow, ticket, person.phone, body, "urgent_alert", now, person)
+        _alert_supervisors(uow, ticket, now)
+
+
+def _alert_supervisors(uow: UnitOfWork, ticket: Ticket, now: datetime) -> None:
+    """Tell the community's supervisors of a case that became urgent, as routing does."""
+    facts = case_facts(ticket)
+    for person in repository.supervisors(uow.session, ticket.community_id):
+        body = messages.urgent_alert(facts, person.language)
+        queue_sms(uow, ticket, person.phone, body, "urgent_alert", now, person)
 
 
 def correct_category(
@@ -243,3 +249,50 @@ def resolve_case(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: da
             f"case {ticket.number} is {ticket.status}: only an accepted case can be resolved"
         )
     resolve(uow, ticket, ticket.assignee, _text(note, "the note", required=False), now, actor=actor)
+
+
+BY_HAND_SOURCES = ("walk_in", "agent_call")
+
+
+def open_case_by_hand(
+    uow: UnitOfWork,
+    new: NewCase,
+    actor: str,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    priority: Priority | None = None,
+    place_id: int | None = None,
+    point: tuple[float, float] | None = None,
+) -> Ticket:
+    """Register a case an agent types in (a live call, a walk-in) and commit it.
+
+    The place is a gazetteer entry or a map point whose grid the caller already found
+    (`new.location_code`); the exact point is kept too, for the map and the duplicate
+    search. A priority other than the category's is set before the deadlines are final
+    and noted in the "created" event, the case's one event, which also names the agent
+    who typed it in (its actor is the caller, as for every channel)."""
+    if new.source not in BY_HAND_SOURCES:
+        raise InvalidInput(f"a case typed in comes from {' or '.join(BY_HAND_SOURCES)}")
+    if new.caller_phone:
+        new = replace(new, caller_phone=to_e164(new.caller_phone))
+    _text(new.description, "the description")
+    if place_id is not None:
+        place = uow.session.get(Place, place_id)
+        if place is None:
+            raise InvalidInput(f"no place {place_id} in the gazetteer")
+        point = (place.lat, place.lon)
+    _, ticket = register_case(uow, new, now, tz)
+    if point is not None:
+        ticket.lat, ticket.lon = point
+        ticket.place_id = place_id
+    created = next(e for e in ticket.events if e.kind == "created")
+    created.data = {**created.data, "by": actor}
+    if priority is not None and priority is not ticket.priority:
+        created.data = {**created.data, "priority": priority.value}
+        ticket.priority = priority
+        refresh_deadlines(uow.session, ticket, reselect=True, fresh=True)
+        if priority is Priority.URGENT:
+            _alert_supervisors(uow, ticket, now)
+    uow.commit()
+    return ticket

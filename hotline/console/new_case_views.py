@@ -1,0 +1,282 @@
+"""A case typed in by an agent (a live call, a walk-in), and the place search it uses.
+
+The place is found by typing (the gazetteer's fuzzy search, `/console/places?q=`) or by
+clicking the map (`/console/places?lat=&lon=` names the grid); either way the grid comes
+from the in-memory `Locator`, built once per process and rebuilt when the grids or places
+tables change size (an import), which a cheap count notices on the next search.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hotline.console.base import actor, console_blueprint, require_role, services
+from ticketing import agent_moves
+from ticketing.account_models import UserRole
+from ticketing.catalogue import Priority
+from ticketing.exceptions import DomainError, InvalidInput
+from ticketing.intake import NewCase
+from ticketing.models import Category, Grid, Place
+from ticketing.places import Locator
+
+bp = console_blueprint("new_case", __name__, url_prefix="/console")
+
+CREATORS = (UserRole.AGENT, UserRole.ADMIN)
+SEARCHERS = (UserRole.AGENT, UserRole.ADMIN, UserRole.SUPERVISOR, UserRole.DISPATCHER)
+LANGUAGES = (("zh-CN", "中文"), ("en-US", "English"))
+SOURCES = (("agent_call", "A live call"), ("walk_in", "A walk-in"))
+MAX_QUERY = 100
+RESULTS = 8
+
+_lock = threading.Lock()
+_locators: dict[str, tuple[tuple[int, ...], Locator]] = {}
+
+
+def _signature(session: Session) -> tuple[int, ...]:
+    grids = session.execute(select(func.count(), func.max(Grid.id))).one()
+    places = session.execute(select(func.count(), func.max(Place.id))).one()
+    return tuple(int(v or 0) for v in (*grids, *places))
+
+
+def locator(session: Session) -> Locator:
+    """The process's place index for this database, rebuilt when an import changed it."""
+    key = str(session.get_bind().engine.url)
+    signature = _signature(session)
+    with _lock:
+        cached = _locators.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        built = Locator.load(session)
+        _locators[key] = (signature, built)
+        return built
+
+
+def parse_point(lat: str, lon: str) -> tuple[float, float] | None:
+    """A map click's coordinates, None when none were sent; InvalidInput if unreadable."""
+    if not lat.strip() and not lon.strip():
+        return None
+    try:
+        return float(lat), float(lon)
+    except ValueError as exc:
+        raise InvalidInput(f"{lat!r}, {lon!r} is not a point on the map") from exc
+
+
+def parse_place_id(value: str) -> int | None:
+    if not value.strip():
+        return None
+    if not value.strip().isdigit():
+        raise InvalidInput(f"{value!r} is not a place of the gazetteer")
+    return int(value)
+
+
+@bp.get("/places")
+@require_role(*SEARCHERS)
+def places() -> Response:
+    """Places matching ?q= (best first, each with its grid), or the grid at ?lat=&lon=."""
+    app = services()
+    with app.uow() as uow:
+        index = locator(uow.session)
+    if "lat" in request.args or "lon" in request.args:
+        try:
+            point = parse_point(request.args.get("lat", ""), request.args.get("lon", ""))
+        except InvalidInput as exc:
+            return _bad(str(exc))
+        if point is None:
+            return _bad("give lat and lon")
+        return jsonify(lat=point[0], lon=point[1], grid=index.grid_at(*point))
+    query = request.args.get("q", "").strip()[:MAX_QUERY]
+    found = index.search(query, limit=RESULTS) if query else []
+    return jsonify(
+        query=query,
+        places=[
+            {
+                "id": hit.match.entry.id,
+                "name_en": hit.match.entry.name_en,
+                "name_zh": hit.match.entry.name_zh,
+                "kind": hit.match.entry.kind,
+                "lat": hit.match.entry.lat,
+                "lon": hit.match.entry.lon,
+                "grid": hit.grid_code,
+                "score": round(hit.match.score, 1),
+            }
+            for hit in found
+        ],
+    )
+
+
+def _bad(reason: str) -> Response:
+    response = jsonify(error=reason)
+    response.status_code = 400
+    return response
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What the form sent, and the first reason it cannot be used (by field)."""
+
+    values: dict[str, str]
+    errors: dict[str, str]
+
+
+def _form_context(session: Session, typed: Typed) -> dict[str, Any]:
+    categories = session.execute(
+        select(Category.code, Category.name_en, Category.name_zh, Category.default_priority)
+        .where(Category.active)
+        .order_by(Category.name_en)
+    ).all()
+    from hotline.console.dashboard_views import map_tiles
+
+    return {
+        "categories": [(c, f"{en} / {zh} ({p.value})") for c, en, zh, p in categories],
+        "priorities": [("", "the category's own")] + [(p.value, p.value) for p in Priority],
+        "languages": LANGUAGES,
+        "sources": SOURCES,
+        "values": typed.values,
+        "errors": typed.errors,
+        "tiles": map_tiles(),
+        "bounds": _city_bounds(session),
+    }
+
+
+def _city_bounds(session: Session) -> list[list[float]] | None:
+    """The box around every grid's centre, where the map opens."""
+    row = session.execute(
+        select(
+            func.min(Grid.centre_lat),
+            func.min(Grid.centre_lon),
+            func.max(Grid.centre_lat),
+            func.max(Grid.centre_lon),
+        )
+    ).one()
+    if row[0] is None:
+        return None
+    return [[row[0], row[1]], [row[2], row[3]]]
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@require_role(*CREATORS)
+def new_case() -> str | WerkzeugResponse | tuple[str, int]:
+    app = services()
+    if request.method == "GET":
+        with app.uow() as uow:
+            defaults = {"source": "agent_call", "language": "zh-CN"}
+            return render_template(
+                "console/cases/new.html", **_form_context(uow.session, Typed(defaults, {}))
+            )
+    values = {k: request.form.get(k, "").strip() for k in _FIELDS}
+    errors: dict[str, str] = {}
+    if not values["description"]:
+        errors["description"] = "describe the problem"
+    if not values["category"]:
+        errors["category"] = "choose a category"
+    try:
+        priority = Priority(values["priority"]) if values["priority"] else None
+    except ValueError:
+        errors["priority"] = f"there is no priority {values['priority']!r}"
+    if values["source"] not in dict(SOURCES):
+        errors["source"] = "choose a live call or a walk-in"
+    if values["language"] not in dict(LANGUAGES):
+        errors["language"] = "choose the caller's language"
+    try:
+        place_id = parse_place_id(values["place_id"])
+        point = parse_point(values["lat"], values["lon"])
+    except InvalidInput as exc:
+        errors["place"] = str(exc)
+    if not errors:
+        try:
+            number, summary = _create(values, priority, place_id, point)
+        except DomainError as exc:
+            errors[_field_of(str(exc))] = str(exc)
+        else:
+            flash(f"Case {number} created: {summary}.", "success")
+            return redirect(url_for("cases.case_page", number=number))
+    with app.uow() as uow:
+        page = render_template(
+            "console/cases/new.html", **_form_context(uow.session, Typed(values, errors))
+        )
+    return page, 400
+
+
+_FIELDS = (
+    "description",
+    "category",
+    "priority",
+    "caller_phone",
+    "language",
+    "source",
+    "place_id",
+    "place_label",
+    "lat",
+    "lon",
+)
+
+
+def _field_of(reason: str) -> str:
+    """Which field a domain error is about, to show it there."""
+    for word, name in (
+        ("category", "category"),
+        ("phone", "caller_phone"),
+        ("place", "place"),
+        ("grid", "place"),
+        ("point", "place"),
+        ("description", "description"),
+    ):
+        if word in reason:
+            return name
+    return "_form"
+
+
+def _create(
+    values: dict[str, str],
+    priority: Priority | None,
+    place_id: int | None,
+    point: tuple[float, float] | None,
+) -> tuple[str, str]:
+    """Register the case; return its number and where it went, in words."""
+    app = services()
+    now = app.clock()
+    with app.uow() as uow:
+        grid_code = None
+        if place_id is not None or point is not None:
+            where = point
+            if place_id is not None:
+                place = uow.session.get(Place, place_id)
+                if place is None:
+                    raise InvalidInput(f"no place {place_id} in the gazetteer")
+                where = (place.lat, place.lon)
+            assert where is not None
+            grid_code = locator(uow.session).grid_at(*where)
+            if grid_code is None:
+                raise InvalidInput(f"{where[0]:.5f}, {where[1]:.5f} lies outside every grid")
+        new = NewCase(
+            category_code=values["category"],
+            location_code=grid_code,
+            description=values["description"],
+            caller_phone=values["caller_phone"] or None,
+            language=values["language"],
+            source=values["source"],
+        )
+        ticket = agent_moves.open_case_by_hand(
+            uow,
+            new,
+            actor(),
+            now,
+            app.settings.timezone,
+            priority=priority,
+            place_id=place_id,
+            point=point if place_id is None else None,
+        )
+        if ticket.needs_triage:
+            summary = f"waiting for triage ({ticket.triage_reason})"
+        elif ticket.assignee is not None:
+            summary = f"assigned to {ticket.assignee.name}"
+        else:
+            summary = "sent to the department's queue"
+        return ticket.number, summary
