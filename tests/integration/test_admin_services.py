@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from hotline.admin_jobs import recompute_all
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock, count
+from ticketing import intake
 from ticketing.account_models import AuditEntry
 from ticketing.admin_schedules import (
     HOLIDAY,
@@ -33,7 +36,7 @@ from ticketing.admin_services import (
 )
 from ticketing.catalogue import CategoryLevel, Priority
 from ticketing.exceptions import InvalidInput, NotFound
-from ticketing.models import Category, LeavePeriod, RosterShift, SlaPolicyRow
+from ticketing.models import Category, LeavePeriod, RosterShift, SlaPolicyRow, Ticket
 from ticketing.repository import rosters
 from ticketing.sla_service import load_catalog
 
@@ -315,3 +318,26 @@ def test_bad_sla_changes_leave_no_version_and_no_audit(
         assert count(uow.session, "sla_policies") == policies
     with services.uow() as uow, pytest.raises(NotFound):
         change_sla_policy(uow, ADMIN, clock(), "nope", name="x")
+
+
+def test_a_new_holiday_moves_open_cases_deadlines_once_recomputed(
+    services: Services, clock: FixedClock
+) -> None:
+    """Friday 27 Nov 10:30 + 7 working days is Tuesday 8 Dec 10:30; a holiday on Tuesday
+    1 Dec pushes it a working day, once the recompute job has run."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    with services.uow() as uow:
+        new = intake.NewCase("street_light", "1101", "", "+8613812345678", "en-US", "phone")
+        number = intake.open_case(uow, new, clock(), shanghai).number
+
+    def resolve_by() -> datetime | None:
+        with services.uow() as uow:
+            ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one()
+            return ticket.resolve_by
+
+    assert resolve_by() == datetime(2026, 12, 8, 10, 30, tzinfo=shanghai)
+    with services.uow() as uow:
+        set_custom_date(uow, ADMIN, clock(), date(2026, 12, 1), HOLIDAY, name="Clean-up day")
+    assert resolve_by() == datetime(2026, 12, 8, 10, 30, tzinfo=shanghai)  # not yet
+    assert recompute_all(services) >= 1
+    assert resolve_by() == datetime(2026, 12, 9, 10, 30, tzinfo=shanghai)
