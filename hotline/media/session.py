@@ -7,6 +7,10 @@ finish and publish) and one worker task per call runs it in order, so a call's
 recogniser is only ever used by one thread at a time while many calls decode at once.
 Audio queued while a decode runs is fed in one batch, so a busy server makes fewer,
 larger calls into the engine instead of falling further behind.
+
+A recogniser is opened only once the caller starts speaking, fed the half second before
+(the pre-roll) so the first word is whole: a call holds engine state (a PocketSphinx
+decoder is tens of MB) while it is spoken to, not while its prompt plays.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 0.2  # how stale the cached expectation may get, in wall or audio time
 MAX_UTTERANCE_MS = 30_000  # an answer to one question; an open line is cut off here
+PREROLL_FRAMES = 25  # 500 ms kept before speech is detected, fed when it is
 
 OpenStream = Callable[[Expectation], Stream | None]
 
@@ -91,7 +96,9 @@ class CallSession:
         self._silence_ms = silence_ms
         self._speech_rms = speech_rms
         self.expected: Expectation | None = None
-        self.listening = False  # a stream is open for `expected` and not finished
+        self.listening = False  # `expected` still waits for its answer
+        self._opened = False  # ... and a recogniser was opened for it (speech was heard)
+        self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._endpointer = Endpointer(speech_rms, silence_ms=silence_ms)
         self._utterance_ms = 0
         self._looked_at = float("-inf")
@@ -116,33 +123,40 @@ class CallSession:
 
     def _follow(self, exp: Expectation | None) -> None:
         """A new step: drop the old step's stream unpublished (the webhook has moved on)."""
-        if self.listening and self.expected is not None:
+        if self.listening and self._opened and self.expected is not None:
             self._queue(_Finish(self.expected, publish=False, ended_at=time.monotonic()))
         self.expected = exp
         self.listening = exp is not None
-        if exp is not None:
-            self._endpointer = Endpointer(self._speech_rms, silence_ms=self._silence_ms)
-            self._utterance_ms = 0
-            self._queue(_Open(exp))
+        self._opened = False
+        self._preroll.clear()
+        self._endpointer = Endpointer(self._speech_rms, silence_ms=self._silence_ms)
+        self._utterance_ms = 0
 
     def audio(self, pcm: bytes, ms: int = FRAME_MS) -> None:
         """A frame of 8 kHz 16-bit PCM: feed the step's stream, end it after the answer."""
         self._audio_since_look += ms
         if not self.listening or self.expected is None:
             return
-        self._queue(_Feed(pcm))
         self._utterance_ms += ms
         ended = self._endpointer.push(rms(pcm), ms)
+        if self._opened:
+            self._queue(_Feed(pcm))
+        elif self._endpointer.heard:  # the caller started speaking: now a recogniser
+            self._opened = True
+            self._queue(_Open(self.expected))
+            self._queue(_Feed(b"".join(self._preroll) + pcm))
+            self._preroll.clear()
+        else:
+            self._preroll.append(pcm)
         if ended or self._utterance_ms >= MAX_UTTERANCE_MS:
             self.listening = False  # one result per step; later audio waits for the next
-            self._queue(_Finish(self.expected, self._endpointer.heard, time.monotonic()))
+            if self._opened:
+                self._queue(_Finish(self.expected, publish=True, ended_at=time.monotonic()))
 
     async def close(self, timeout: float = 10.0) -> None:
         """The call ended (stop, or the socket closed): finish and publish what was heard."""
-        if self.listening and self.expected is not None and self._utterance_ms > 0:
+        if self.listening and self._opened and self.expected is not None:
             self._queue(_Finish(self.expected, publish=True, ended_at=time.monotonic()))
-        elif self.listening and self.expected is not None:
-            self._queue(_Finish(self.expected, publish=False, ended_at=time.monotonic()))
         self.listening = False
         self._closing = True
         self._wake.set()
