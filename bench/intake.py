@@ -434,7 +434,7 @@ def make_plans(n: int, seed: int) -> list[CallPlan]:
             location = rng.choice(communities)
         else:
             location = "0"
-        presses = (rng.choice("12"), *rng.choice(CATEGORY_PATHS), location + "#")
+        presses = (rng.choice("12"), "1", *rng.choice(CATEGORY_PATHS), location + "#")
         plans.append(CallPlan(f"+86138{rng.randrange(10**8):08d}", presses, grid))
     return plans
 

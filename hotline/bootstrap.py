@@ -6,6 +6,7 @@ embedded implementation of each outside system from configuration.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,18 +17,26 @@ from redis import Redis
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.ivr.flows import Flow, load_flows
+from hotline.call_state import CallStates, DatabaseCallStates, RedisCallStates
+from hotline.ivr.flows import Flow, Vocabulary, load_flows
 from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
 from hotline.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
 from hotline.speech.recognizers import SpeechRecognizer
+from hotline.speech.step_grammars import StepGrammars
+from hotline.speech_exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
 from ticketing.case_links import CaseLinks
 from ticketing.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 
-FLOW_ACTIONS = frozenset({"create_case"})
-FLOW_CHECKS = frozenset({"location"})
+FLOW_VOCABULARY = Vocabulary(
+    actions=frozenset(
+        {"create_case", "look_up_status", "request_callback", "transfer", "emergency_case"}
+    ),
+    checks=frozenset({"location", "place"}),
+    grammars=frozenset({"digits", "yesno", "menu", "category", "place", "language", "case_number"}),
+)
 SEND_SMS_JOB = "hotline.jobs.send_sms"
 TRANSCRIBE_JOB = "hotline.jobs.transcribe_recording"
 
@@ -48,10 +57,28 @@ class Services:
     flows: dict[str, Flow]
     clock: Clock = utc_now
     recognizers: dict[str, SpeechRecognizer] = field(default_factory=dict, repr=False)
+    # Where the media server leaves what it heard for the IVR webhook (Redis, or memory
+    # when both run in one process).
+    exchange: SpeechExchange = field(default_factory=MemorySpeechExchange, repr=False)
+    # Flow state and answered steps between Twilio's requests (Redis, or the database).
+    call_states: CallStates = field(default_factory=DatabaseCallStates, repr=False)
+    _grammars: StepGrammars | None = field(default=None, repr=False)
+    _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def step_grammars(self) -> StepGrammars:
+        """Step grammars built from this database's catalogue and gazetteer, cached."""
+        if self._grammars is None:
+            self._grammars = StepGrammars(self.session_factory)
+        return self._grammars
 
     def recognizer(self, language: str) -> SpeechRecognizer | None:
         """The recogniser configured for a language (HOTLINE_SPEECH), loaded once; None
         when the language has none. A configured model that is missing raises here."""
+        with self._loading:  # the media server's threads ask at once; load a model once
+            return self._recognizer(language)
+
+    def _recognizer(self, language: str) -> SpeechRecognizer | None:
         from hotline.speech.engines import load_recognizer, parse_config
 
         if language not in self.recognizers:
@@ -148,9 +175,13 @@ def bootstrap(
         session_factory=session_factory,
         jobs=jobs,
         sms=sms or _sms_sender(settings),
-        flows=load_flows(settings.flows_dir, FLOW_ACTIONS, FLOW_CHECKS),
+        flows=load_flows(settings.flows_dir, FLOW_VOCABULARY),
         clock=clock,
     )
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+        _current.exchange = RedisSpeechExchange(redis)
+        _current.call_states = RedisCallStates(redis)
     return _current
 
 

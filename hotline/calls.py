@@ -1,27 +1,26 @@
 """The call-flow service: one webhook request in, one TwiML document out.
 
-Each request is one numbered step of a call. The answer to a step is stored with the
-step's side effects in one transaction, so when Twilio retries a request it gets the
-same TwiML back and nothing (a case, an SMS) happens twice.
+Each request is one numbered step of a call. The answer to a step is kept (with the
+step's side effects, in the embedded mode in the same transaction), so when Twilio
+retries a request it gets the same TwiML back and nothing (a case, an SMS) happens twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hotline import call_actions
 from hotline.bootstrap import TRANSCRIBE_JOB, Services
+from hotline.call_inputs import CallRequest, event_for
 from hotline.ivr import engine
-from hotline.ivr.twiml import render
+from hotline.ivr.twiml import Urls, render
+from hotline.speech_exchange import Expectation
 from ticketing import intake
-from ticketing.casenumbers import spoken_digits
 from ticketing.exceptions import InvalidInput, NotFound
-from ticketing.models import Call, Ticket, WebhookReply
+from ticketing.models import Call, Ticket
 from ticketing.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -32,13 +31,6 @@ RECORDING_STATUS_URL = "/twilio/voice/recording-status"
 ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
-@dataclass(frozen=True)
-class CallRequest:
-    call_sid: str
-    step: int
-    params: Mapping[str, str]
-
-
 def handle_step(services: Services, request: CallRequest) -> str:
     """Answer step `request.step` of a call (1 is the incoming call) with TwiML."""
     try:
@@ -47,58 +39,74 @@ def handle_step(services: Services, request: CallRequest) -> str:
         # The same step ran concurrently (a Twilio retry racing the original): the
         # winner's answer is stored, ours was rolled back. Replay the winner's.
         with services.uow() as uow:
-            stored = _stored_reply(uow, request.call_sid, request.step)
+            stored = services.call_states.reply(uow, request.call_sid, request.step)
         if stored is None:
             raise
         return stored
 
 
-def _stored_reply(uow: UnitOfWork, call_sid: str, step: int) -> str | None:
-    return uow.session.scalars(
-        select(WebhookReply.body).where(
-            WebhookReply.call_sid == call_sid, WebhookReply.step == step
-        )
-    ).one_or_none()
-
-
 def _handle_step(services: Services, request: CallRequest) -> str:
     flow = services.flows[FLOW]
-    with services.uow() as uow:
-        stored = _stored_reply(uow, request.call_sid, request.step)
+    states = services.call_states
+    with services.uow() as uow, states.lock(uow, request.call_sid):
+        call = _locked_call(uow, request.call_sid)
+        stored = states.reply(uow, request.call_sid, request.step)
         if stored is not None:
             return stored
-        call = _locked_call(uow, request.call_sid)
         if request.step == 1:
             if call is not None:
                 raise InvalidInput(f"call {request.call_sid} has already started")
             call = _new_call(uow, request, services)
-            result = engine.start(flow)
+            result = engine.start(flow, call_actions.caller_context(uow, call.from_number))
         else:
             if call is None:
                 raise NotFound(f"no call {request.call_sid}")
+            saved = states.load(uow, call)
             expected = int(call.state.get("step", 0)) + 1
-            if request.step != expected:
+            if saved is None or request.step != expected:
                 raise InvalidInput(f"step {request.step} is out of order; expected {expected}")
-            state = engine.State.from_dict(call.state["flow"])
-            event = _event(flow.nodes[state.node].type, request.params)
-            result = engine.receive(flow, state, event, {"location": _location_check(uow)})
+            state = engine.State.from_dict(saved)
+            event = event_for(services, flow, state, request)
+            result = engine.receive(flow, state, event, call_actions.checks(uow))
         had_case = call.ticket_id is not None
         while result.action is not None:
-            done = _perform(result.action, result.state, call, uow, services)
-            more = engine.receive(flow, result.state, engine.ActionDone(done))
+            done = call_actions.perform(result.action, result.state, call, uow, services)
+            more = engine.receive(flow, result.state, done)
             result = engine.Step(more.state, result.outputs + more.outputs, more.action)
-        body = render(result, flow, STEP_URL.format(step=request.step + 1), RECORDING_STATUS_URL)
-        call.state = {**call.state, "flow": result.state.to_dict(), "step": request.step}
-        uow.session.add(
-            WebhookReply(
-                call_sid=request.call_sid, step=request.step, body=body, created_at=services.clock()
-            )
-        )
+        body = render(result, flow, _urls(services, request.step))
+        new_state = result.state.to_dict()
+        call.state = {**call.state, "step": request.step}
+        states.stage(uow, call, new_state, request.step, body)
         uow.commit()
+        states.settle(request.call_sid, new_state, request.step, body)
+        _listen(services, request, result)
         late = call.state.get("recording_status") or {}
         if not had_case and call.ticket_id and late.get("status") == "completed":
             services.jobs.enqueue("default", TRANSCRIBE_JOB, call.ticket_id)
         return body
+
+
+def _urls(services: Services, step: int) -> Urls:
+    media = services.settings.media_url
+    return Urls(
+        action=STEP_URL.format(step=step + 1),
+        recording_status=RECORDING_STATUS_URL,
+        stream=media if step == 1 else None,
+        streaming=bool(media),
+    )
+
+
+def _listen(services: Services, request: CallRequest, result: engine.Step) -> None:
+    """Tell the media server what the next step listens for, in which language."""
+    if not services.settings.media_url:
+        return
+    gather = next((o for o in result.outputs if isinstance(o, engine.Gather)), None)
+    if gather is None or gather.listen is None:
+        return
+    grammar = call_actions.personal_grammar(gather.listen.grammar, request.params.get("From", ""))
+    services.exchange.expect(
+        Expectation(request.call_sid, str(request.step + 1), gather.listen.language, grammar)
+    )
 
 
 def _locked_call(uow: UnitOfWork, call_sid: str) -> Call | None:
@@ -119,63 +127,8 @@ def _new_call(uow: UnitOfWork, request: CallRequest, services: Services) -> Call
         started_at=services.clock(),
     )
     uow.session.add(call)
-    return call
-
-
-def _event(node_type: str, params: Mapping[str, str]) -> engine.Event:
-    if node_type == "record":
-        if not params.get("RecordingUrl"):
-            return engine.Recorded(None, None, 0)  # silence: Twilio skipped the action
-        return engine.Recorded(
-            params["RecordingUrl"],
-            params.get("RecordingSid"),
-            int(params.get("RecordingDuration") or 0),
-        )
-    digits = params.get("Digits", "")
-    return engine.Digits(digits) if digits else engine.NoInput()
-
-
-def _location_check(uow: UnitOfWork) -> engine.Check:
-    def check(code: str) -> Mapping[str, Any] | None:
-        location = intake.find_location(uow, code)
-        if location is None:
-            return None
-        return {"grid_code": location.grid_code, "community_code": location.community_code}
-
-    return check
-
-
-def _perform(
-    action: str, state: engine.State, call: Call, uow: UnitOfWork, services: Services
-) -> Mapping[str, Any]:
-    if action != "create_case":
-        raise InvalidInput(f"unknown flow action {action!r}")
-    ticket = _create_case(state.vars, call, uow, services, note="")
-    return {"case_number": ticket.number, "case_number_spoken": spoken_digits(ticket.number)}
-
-
-def _create_case(
-    variables: Mapping[str, Any], call: Call, uow: UnitOfWork, services: Services, note: str
-) -> Ticket:
-    recording = variables.get("recording") or {}
-    late = call.state.get("recording_status") or {}
-    new = intake.NewCase(
-        category_code=str(variables.get("category") or "other"),
-        location_code=None if variables.get("location_unknown") else variables.get("location_code"),
-        description=note,
-        caller_phone=call.from_number,
-        language=str(variables.get("language") or "zh-CN"),
-        source="phone",
-        recording_sid=recording.get("sid") or late.get("sid"),
-        recording_url=recording.get("url") or late.get("url"),
-    )
-    summary, ticket = intake.register_case(uow, new, services.clock(), services.settings.timezone)
-    if late:
-        intake.attach_recording(ticket, late["sid"], late["url"], late["status"], services.clock())
     uow.session.flush()
-    call.ticket_id = ticket.id
-    log.info("call %s opened case %s (%s)", call.call_sid, summary.number, summary.routing_rule)
-    return ticket
+    return call
 
 
 def record_recording_status(
@@ -211,9 +164,10 @@ def record_call_status(services: Services, call_sid: str, status: str) -> None:
         call.status = status
         if status in ENDED and call.ended_at is None:
             call.ended_at = services.clock()
-            variables = (call.state.get("flow") or {}).get("vars", {})
+            saved = services.call_states.load(uow, call) or {}
+            variables = saved.get("vars", {})
             if call.ticket_id is None and variables.get("category"):
-                _create_case(
+                call_actions.create_case(
                     variables,
                     call,
                     uow,
@@ -221,3 +175,5 @@ def record_call_status(services: Services, call_sid: str, status: str) -> None:
                     note="The caller hung up before finishing the report.",
                 )
         uow.commit()
+    if status in ENDED:
+        services.exchange.forget(call_sid)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hotline.bootstrap import FLOW_ACTIONS, FLOW_CHECKS
+from hotline.bootstrap import FLOW_VOCABULARY
 from hotline.ivr.flows import FlowError, load_flow, mermaid
 from hotline.settings import Settings
 
@@ -27,7 +27,7 @@ def check(directory: Path | None) -> None:
     failed = False
     for path in sorted(_directory(directory).glob("*.yaml")):
         try:
-            flow = load_flow(path, FLOW_ACTIONS, FLOW_CHECKS)
+            flow = load_flow(path, FLOW_VOCABULARY)
         except FlowError as exc:
             failed = True
             click.echo(f"error: {exc}", err=True)
@@ -44,7 +44,7 @@ def graph(name: str, directory: Path | None) -> None:
     """Print a flow as a Mermaid diagram."""
     for path in sorted(_directory(directory).glob("*.yaml")):
         try:
-            flow = load_flow(path, FLOW_ACTIONS, FLOW_CHECKS)
+            flow = load_flow(path, FLOW_VOCABULARY)
         except FlowError as exc:
             raise click.ClickException(str(exc)) from exc
         if flow.name == name:

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,6 +40,30 @@ def _non_negative(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 10:
+        raise ValueError(f"{name} must be a number of seconds from 0 to 10, not {raw!r}")
+    return value
+
+
+def _hours(raw: str) -> str:
+    """"HH:MM-HH:MM"; checked at start-up so a typo does not silently close the agent line."""
+    start, sep, end = raw.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        for part in (start, end):
+            time.fromisoformat(part.strip())
+    except ValueError:
+        raise ValueError(f"HOTLINE_AGENT_HOURS must look like 08:00-20:00, not {raw!r}") from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -55,6 +80,12 @@ class Settings:
     link_days: int = 14  # how long the signed link of an assignment SMS opens the case
     speech: str = "en-US=pocketsphinx"
     flows_dir: Path = FLOWS_DIR
+    # Media Streams: where Twilio sends the caller's audio (empty: speech is captured with
+    # <Record> instead), and how long a step's webhook waits for the recognised answer.
+    media_url: str | None = None
+    speech_wait: float = 1.5
+    agent_number: str | None = None  # the agents' line a caller is transferred to
+    agent_hours: str = "08:00-20:00"  # staffed hours, local time; outside: a call back
 
     @property
     def twilio_configured(self) -> bool:
@@ -93,4 +124,8 @@ class Settings:
             link_days=_non_negative(env, "HOTLINE_LINK_DAYS", 14),
             speech=env.get("HOTLINE_SPEECH") or "en-US=pocketsphinx",
             flows_dir=Path(env.get("HOTLINE_FLOWS_DIR") or FLOWS_DIR),
+            media_url=env.get("HOTLINE_MEDIA_URL") or None,
+            speech_wait=_seconds(env, "HOTLINE_SPEECH_WAIT", 1.5),
+            agent_number=env.get("HOTLINE_AGENT_NUMBER") or None,
+            agent_hours=_hours(env.get("HOTLINE_AGENT_HOURS") or "08:00-20:00"),
         )

@@ -19,10 +19,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from twilio.request_validator import RequestValidator
+
+if TYPE_CHECKING:
+    from hotline.media.client import MediaStreamClient
 
 MAX_VERBS = 200  # a flow that never hangs up must not hang the simulator
 WAIT = "wait"  # a --press value meaning "press nothing": the Gather times out
@@ -111,6 +114,9 @@ class _Caller:
     actions: list[Action]
     recordings: list[Path]
 
+    def next_is_speech(self) -> bool:
+        return bool(self.actions) and isinstance(self.actions[0], Say)
+
     def keys(self, result: CallResult) -> str | None:
         """At a keypad prompt: the keys pressed, or None for silence."""
         action = self.actions.pop(0) if self.actions else None
@@ -118,11 +124,19 @@ class _Caller:
             result.conversation.append(f"caller presses: {action.digits}")
             return action.digits
         if isinstance(action, Say):
-            # Speech at a keypad prompt needs Media Streams; without it Twilio hears nothing.
+            # Speech at a keys-only prompt: Twilio hears nothing.
             result.conversation.append(f"caller speaks {action.wav.name} (heard as silence)")
         else:
             result.conversation.append("caller presses nothing")
         return None
+
+    def answer(self, result: CallResult) -> Path | None:
+        """At a prompt that also listens: the audio spoken (consumed), else None."""
+        if not self.next_is_speech():
+            return None
+        action = self.actions.pop(0)
+        assert isinstance(action, Say)
+        return action.wav
 
     def speech(self, result: CallResult) -> Path | None:
         """At a recording prompt: the audio spoken, or None for silence."""
@@ -186,6 +200,17 @@ class CallResult:
         }
 
 
+def _short_record_follows(root: ET.Element, count: int) -> bool:
+    """With Media Streams off, a <Gather> that also listens is followed by a short
+    <Record> (without a recording status callback) that takes a spoken answer."""
+    following = root[count] if count < len(root) else None
+    return (
+        following is not None
+        and following.tag == "Record"
+        and following.get("recordingStatusCallback") is None
+    )
+
+
 def _sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
@@ -205,6 +230,9 @@ class Simulator:
         self._transport = transport
         self._base = public_base_url.rstrip("/")
         self._validator = RequestValidator(auth_token)
+        self._token = auth_token
+        self._stream_url: str | None = None
+        self._media: MediaStreamClient | None = None
         self._account = account_sid
         self._to = hotline_number
         self._recordings = recordings_dir
@@ -259,6 +287,7 @@ class Simulator:
             "Called": self._to,
         }
         caller = _Caller(list(actions), list(recordings))
+        self._stream_url, self._media = None, None
         twiml: str | None = self.post(
             "/twilio/voice/incoming", {**base, "CallStatus": "ringing"}
         ).body
@@ -268,6 +297,9 @@ class Simulator:
             verbs += used
             if verbs > MAX_VERBS:
                 raise SimulatorError("the call never ended")
+        if self._media is not None:
+            self._media.close()
+            self._media = None
         self.post("/twilio/voice/status", {**base, "CallStatus": "completed"})
         data = self.get_json(f"/api/calls/{result.call_sid}")
         result.case = (data or {}).get("case")
@@ -278,19 +310,37 @@ class Simulator:
     ) -> tuple[str | None, int]:
         """Run one TwiML document; return the next document (None: hung up) and verb count."""
         root = ET.fromstring(twiml)  # noqa: S314 - TwiML from the server under test
+        spoken: Path | None = None  # an answer waiting for the short <Record> after a <Gather>
         for count, verb in enumerate(root, start=1):
             if verb.tag in ("Say", "Play"):
                 self._hear(verb, result)
+            elif verb.tag == "Start":
+                stream = verb.find("Stream")
+                if stream is not None and stream.get("url"):
+                    self._stream_url = stream.get("url")
             elif verb.tag == "Gather":
                 for inner in verb:
                     self._hear(inner, result)
+                listens = verb.get("actionOnEmptyResult") == "true" or _short_record_follows(
+                    root, count
+                )
+                if listens and caller.next_is_speech():
+                    spoken = caller.answer(result)
+                    if verb.get("actionOnEmptyResult") == "true":
+                        assert spoken is not None
+                        self._stream(spoken, base, result)
+                        return self._post_verb(verb, {**base, "Digits": ""}), count
+                    continue  # the tone: the short <Record> that follows takes the answer
                 digits = caller.keys(result)
                 if digits is not None:
                     digits = digits.rstrip(verb.get("finishOnKey", "#"))
                     if digits or verb.get("actionOnEmptyResult") == "true":
                         return self._post_verb(verb, {**base, "Digits": digits}), count
+                elif verb.get("actionOnEmptyResult") == "true":
+                    return self._post_verb(verb, {**base, "Digits": ""}), count
             elif verb.tag == "Record":
-                wav = caller.speech(result)
+                short = count > 1 and root[count - 2].tag == "Gather"
+                wav = spoken if short else caller.speech(result)
                 if wav is not None:
                     params = self._recorded(wav, base, result)
                     answer = self._post_verb(verb, {**base, **params})
@@ -298,6 +348,8 @@ class Simulator:
                     if callback:
                         self.post(callback, {**base, **params, "RecordingStatus": "completed"})
                     return answer, count
+            elif verb.tag == "Dial":
+                result.conversation.append(f"call transferred to {(verb.text or '').strip()}")
             elif verb.tag == "Redirect":
                 return self.post(verb.text or "", {**base, "CallStatus": "in-progress"}).body, count
             elif verb.tag == "Hangup":
@@ -305,6 +357,18 @@ class Simulator:
                 return None, count
         result.conversation.append("call ends (end of TwiML)")
         return None, len(root)
+
+    def _stream(self, wav: Path, base: dict[str, str], result: CallResult) -> None:
+        """Speak a WAV into the call's media stream, as the caller's voice reaches Twilio."""
+        if self._stream_url is None:
+            raise SimulatorError("the call has no media stream to speak into")
+        if self._media is None:
+            from hotline.media.client import MediaStreamClient
+
+            self._media = MediaStreamClient(self._stream_url, self._token)
+            self._media.open(base["CallSid"], {"From": base["From"]})
+        self._media.send_wav(wav)
+        result.conversation.append(f"caller says {wav.name} (media stream)")
 
     def _post_verb(self, verb: ET.Element, params: dict[str, str]) -> str:
         return self.post(verb.get("action") or "", {**params, "CallStatus": "in-progress"}).body

@@ -7,6 +7,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline import calls
 from hotline.bootstrap import Services
+from hotline.call_inputs import CallRequest
 from hotline.signatures import twilio_signed
 from ticketing import outbox, sms_inbox
 
@@ -35,7 +36,7 @@ def _twiml(body: str) -> Response:
 def voice_incoming() -> Response:
     fields = _require("CallSid", "From", "To")
     return _twiml(
-        calls.handle_step(_services(), calls.CallRequest(fields["CallSid"], 1, request.form))
+        calls.handle_step(_services(), CallRequest(fields["CallSid"], 1, request.form))
     )
 
 
@@ -46,7 +47,7 @@ def voice_step(step: int) -> Response:
         abort(400, "steps after the incoming call start at 2")
     fields = _require("CallSid")
     return _twiml(
-        calls.handle_step(_services(), calls.CallRequest(fields["CallSid"], step, request.form))
+        calls.handle_step(_services(), CallRequest(fields["CallSid"], step, request.form))
     )
 
 

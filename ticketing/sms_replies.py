@@ -97,6 +97,11 @@ def _listing(head: str, entries: Sequence[str], shown: int, total: int, zh: bool
     return head + ("；" if zh else "; ").join(parts)
 
 
+def status_label(status: str, language: str) -> str:
+    """A case status in words, for an SMS or a voice read-back."""
+    return _status_label(status, _zh(language))
+
+
 def _status_label(status: str, zh: bool) -> str:
     zh_label, en_label = _STATUS.get(status, (status, status))
     return zh_label if zh else en_label

@@ -1,8 +1,9 @@
 """The flow engine: (flow, state, input) -> (next state, what the caller hears and does).
 
-Pure on purpose: no Twilio, no database, no clock. The webhook adapter stores the state,
-performs actions (create the case) and renders the outputs as TwiML, so the same flow
-can be unit-tested, simulated and served.
+Pure on purpose: no Twilio, no database, no clock, no speech engine. The webhook adapter
+stores the state, recognises speech, performs actions (create the case, look up a status)
+and renders the outputs as TwiML, so the same flow can be unit-tested, simulated and
+served.
 """
 
 from __future__ import annotations
@@ -13,10 +14,20 @@ from typing import Any
 
 from hotline.ivr.flows import Flow, Node, Transition
 
+EMERGENCY = "emergency"  # the value a grammar gives an emergency word
+
 
 @dataclass(frozen=True)
 class Say:
     text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Speech the step also accepts: the grammar to recognise with, in which language."""
+
+    grammar: str
     language: str
 
 
@@ -26,6 +37,7 @@ class Gather:
     finish_on_key: str
     timeout: int
     prompts: tuple[Say, ...]
+    listen: Listen | None = None
 
 
 @dataclass(frozen=True)
@@ -35,11 +47,16 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Dial:
+    number: str
+
+
+@dataclass(frozen=True)
 class Hangup:
     pass
 
 
-Output = Say | Gather | Record | Hangup
+Output = Say | Gather | Record | Dial | Hangup
 
 
 @dataclass(frozen=True)
@@ -48,17 +65,26 @@ class State:
     vars: Mapping[str, Any] = field(default_factory=dict)
     tries: int = 0  # failed attempts at the current node
     done: bool = False
+    pending: Mapping[str, Any] | None = None  # a speech answer waiting for "yes"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "vars": dict(self.vars), "tries": self.tries, "done": self.done}
+        return {
+            "node": self.node,
+            "vars": dict(self.vars),
+            "tries": self.tries,
+            "done": self.done,
+            "pending": dict(self.pending) if self.pending is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> State:
+        pending = data.get("pending")
         return cls(
             data["node"],
             dict(data.get("vars", {})),
             int(data.get("tries", 0)),
             bool(data.get("done", False)),
+            dict(pending) if pending is not None else None,
         )
 
 
@@ -77,6 +103,17 @@ class Digits:
 
 
 @dataclass(frozen=True)
+class Speech:
+    """What the recogniser heard: `value` is the grammar's meaning (None: nothing it knows),
+    `label` how to say it back to the caller ("broken street light")."""
+
+    text: str
+    value: str | None
+    confidence: float = 0.0
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class NoInput:
     pass
 
@@ -90,19 +127,25 @@ class Recorded:
 
 @dataclass(frozen=True)
 class ActionDone:
+    """An action's result; `failed` follows the node's `on_fail` instead of `next`."""
+
     result: Mapping[str, Any]
+    failed: bool = False
 
 
-Event = Digits | NoInput | Recorded | ActionDone
-# A check turns keyed-in text into variables, or None when the text is not acceptable.
+Event = Digits | Speech | NoInput | Recorded | ActionDone
+# A check turns keyed-in or spoken values into variables, or None when not acceptable.
 Check = Callable[[str], Mapping[str, Any] | None]
 
 _MAX_HOPS = 50  # a flow that loops through say-nodes without input is a flow bug
+_YES_KEYS = {"1"}
+_NO_KEYS = {"2"}
 
 
-def start(flow: Flow) -> Step:
-    """The first step of a new call."""
-    return _run(flow, State(flow.start), ())
+def start(flow: Flow, variables: Mapping[str, Any] | None = None) -> Step:
+    """The first step of a new call; `variables` are known before it (the caller's number,
+    an open case of theirs)."""
+    return _run(flow, State(flow.start, dict(variables or {})), ())
 
 
 def receive(
@@ -113,17 +156,18 @@ def receive(
         return Step(state, (Hangup(),))
     node = flow.nodes[state.node]
     if isinstance(event, ActionDone):
-        return _follow(flow, state, node.next_transition, event.result, ())
+        move = (node.on_fail or node.next_transition) if event.failed else node.next_transition
+        number = event.result.get("dial")
+        return _follow(flow, state, move, event.result, (Dial(str(number)),) if number else ())
+    if isinstance(event, Speech) and event.value == EMERGENCY and flow.emergency:
+        values = {"emergency_words": event.text}
+        return _follow(flow, state, Transition(flow.emergency), values, ())
+    if state.pending is not None:
+        return _confirm(flow, state, node, event)
     if node.type == "record":
-        recorded = event if isinstance(event, Recorded) else Recorded(None, None, 0)
-        result = {
-            node.store or "recording": {
-                "url": recorded.url,
-                "sid": recorded.sid,
-                "duration": recorded.duration,
-            }
-        }
-        return _follow(flow, state, node.next_transition, result, ())
+        return _recorded(flow, state, node, event)
+    if isinstance(event, Speech):
+        return _heard(flow, state, node, event, checks or {})
     digits = event.value.strip() if isinstance(event, Digits) else ""
     if not digits:
         return _retry(flow, state, node, "no_input")
@@ -131,21 +175,78 @@ def receive(
     if option is not None:
         return _follow(flow, state, option, {}, ())
     if node.type == "ask":
-        check = (checks or {}).get(node.check) if node.check else None
-        accepted = check(digits) if check else {}
+        accepted = _checked(node.check, digits, checks or {})
         if accepted is not None:
             values = {node.store: digits} if node.store else {}
             return _follow(flow, state, node.next_transition, {**values, **accepted}, ())
     return _retry(flow, state, node, "no_match")
 
 
+def _recorded(flow: Flow, state: State, node: Node, event: Event) -> Step:
+    recorded = event if isinstance(event, Recorded) else Recorded(None, None, 0)
+    result = {
+        node.store or "recording": {
+            "url": recorded.url,
+            "sid": recorded.sid,
+            "duration": recorded.duration,
+        }
+    }
+    return _follow(flow, state, node.next_transition, result, ())
+
+
+def _checked(name: str | None, value: str, checks: Mapping[str, Check]) -> Mapping[str, Any] | None:
+    check = checks.get(name) if name else None
+    return check(value) if check else {}
+
+
+def _heard(
+    flow: Flow, state: State, node: Node, event: Speech, checks: Mapping[str, Check]
+) -> Step:
+    """A spoken answer: a menu intent, or an ask's value (checked, maybe confirmed)."""
+    if event.value is None:
+        return _retry(flow, state, node, "no_match" if event.text.strip() else "no_input")
+    if node.type == "menu":
+        key = node.intents.get(event.value)
+        if key is None:
+            return _retry(flow, state, node, "no_match")
+        return _follow(flow, state, node.options[key], {}, ())
+    accepted = _checked(node.speech_check, event.value, checks)
+    if accepted is None:
+        return _retry(flow, state, node, "no_match")
+    values = {**({node.store: event.value} if node.store else {}), **accepted}
+    values["heard"] = event.label or event.value
+    if not node.confirm:
+        return _follow(flow, state, node.next_transition, values, ())
+    return _ask_confirmation(flow, replace(state, pending=values), node, ())
+
+
+def _ask_confirmation(flow: Flow, state: State, node: Node, outputs: tuple[Output, ...]) -> Step:
+    said = _say(flow, node.confirm, {**state.vars, **(state.pending or {})})
+    language = str(state.vars.get("language") or flow.listen_language)
+    wait = Gather(1, "", node.timeout, said, Listen("yesno", language))
+    return Step(state, (*outputs, wait))
+
+
+def _confirm(flow: Flow, state: State, node: Node, event: Event) -> Step:
+    """The caller's yes or no to "I heard: ..."; no counts as a miss at the node."""
+    answer = event.value if isinstance(event, Speech) else None
+    if isinstance(event, Digits):
+        answer = "yes" if event.value in _YES_KEYS else "no" if event.value in _NO_KEYS else None
+    if answer == "yes":
+        return _follow(flow, state, node.next_transition, state.pending or {}, ())
+    silent = answer is None and not isinstance(event, Speech | Digits)
+    if silent and state.tries + 1 <= node.retries:  # silence: ask the same question again
+        return _ask_confirmation(flow, replace(state, tries=state.tries + 1), node, ())
+    return _retry(flow, replace(state, pending=None), node, "rejected")
+
+
 def _retry(flow: Flow, state: State, node: Node, why: str) -> Step:
     if state.tries + 1 > node.retries:
         fail = node.on_fail or node.next_transition
         return _follow(flow, state, fail, {"last_failure": why}, ())
-    prompt = node.reprompt.get(why) or {}
-    said = _say(flow, prompt, state.vars)
-    return _run(flow, replace(state, tries=state.tries + 1), said)
+    prompt = node.reprompt.get(why) or node.reprompt.get("no_match") or {}
+    said = _say(flow, prompt, state.vars) if why != "no_input" or prompt else ()
+    return _run(flow, replace(state, tries=state.tries + 1, pending=None), said)
 
 
 def _follow(
@@ -173,12 +274,30 @@ class _Blank(dict[str, Any]):
         return ""
 
 
+def _branch(node: Node, variables: Mapping[str, Any]) -> Transition:
+    """The first branch whose condition holds: a variable set (truthy) or equal to a value."""
+    for branch in node.branches:
+        value = variables.get(branch.variable)
+        if (branch.equals is None and value) or (
+            branch.equals is not None and str(value) == branch.equals
+        ):
+            return branch.move
+    return node.next_transition
+
+
+def _listen(flow: Flow, node: Node, variables: Mapping[str, Any]) -> Listen | None:
+    if "speech" not in node.inputs or node.grammar is None:
+        return None
+    return Listen(node.grammar, str(variables.get("language") or flow.listen_language))
+
+
 def _run(flow: Flow, state: State, outputs: tuple[Output, ...]) -> Step:
     for _ in range(_MAX_HOPS):
         node = flow.nodes[state.node]
         said = _say(flow, node.say, state.vars)
         if node.type == "menu" or node.type == "ask":
-            wait = Gather(node.max_digits, node.finish_on_key, node.timeout, said)
+            listen = _listen(flow, node, state.vars)
+            wait = Gather(node.max_digits, node.finish_on_key, node.timeout, said, listen)
             return Step(state, (*outputs, wait))
         if node.type == "record":
             return Step(state, (*outputs, Record(node.max_length, said)))
@@ -186,6 +305,11 @@ def _run(flow: Flow, state: State, outputs: tuple[Output, ...]) -> Step:
             return Step(state, outputs + said, action=node.action)
         if node.type == "hangup":
             return Step(replace(state, done=True), (*outputs, *said, Hangup()))
-        outputs = outputs + said  # "say": speak and move on
-        state = State(node.next_transition.next, {**state.vars, **node.next_transition.set})
+        if node.type == "branch":
+            outputs = outputs + said
+            move = _branch(node, state.vars)
+        else:  # "say": speak and move on
+            outputs = outputs + said
+            move = node.next_transition
+        state = State(move.next, {**state.vars, **move.set})
     raise RuntimeError(f"flow {flow.name} loops without waiting for the caller")

@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.speech import grammars
 from hotline.speech.grammars import Grammar, Mode
-from ticketing.models import Category, Place
+from ticketing.models import Category, Grid, Place, Ticket
 
 EMERGENCY = "emergency"
 EMERGENCY_WORDS = {
     "en": ("gas", "fire", "smoke", "injured", "bleeding", "explosion", "smell of gas"),
     "zh": ("煤气", "燃气", "着火", "起火", "冒烟", "受伤", "流血", "爆炸"),
 }
-STEP_GRAMMARS = ("digits", "yesno", "menu", "category", "place", "language")
+STEP_GRAMMARS = ("digits", "yesno", "menu", "category", "place", "language", "case_number")
 LANGUAGE_WORDS = {
     "en": (("english", "en-US"), ("chinese", "zh-CN"), ("mandarin", "zh-CN")),
     "zh": (("普通话", "zh-CN"), ("中文", "zh-CN"), ("英语", "en-US")),
@@ -50,8 +50,32 @@ class StepGrammars:
         self._build = lru_cache(maxsize=64)(self._make)
 
     def get(self, name: str, language: str) -> Grammar:
-        """The grammar `name` (one of STEP_GRAMMARS; "digits:10" fixes the length)."""
+        """The grammar `name` (one of STEP_GRAMMARS; "digits:10" fixes the length;
+        "case_number:+86..." is that caller's recent cases, never cached)."""
+        base, _, phone = name.partition(":")
+        if base == "case_number":
+            return self._case_numbers(phone, language)
         return self._build(name, language)
+
+    def _case_numbers(self, phone: str, language: str) -> Grammar:
+        """A caller's own cases of the last 90 days, each number spoken digit by digit.
+
+        Ten free digits over an 8 kHz line are beyond the engines (a digit in five goes
+        wrong); choosing among a caller's few case numbers is not. Other numbers are
+        typed on the keypad, which the step always offers.
+        """
+        words = dict(grammars.DIGIT_WORDS.get(grammars.base_language(language), {}))
+        spell = {digit: names[0] for digit, names in words.items() if names}
+        with self._sessions() as session:
+            numbers = session.scalars(
+                select(Ticket.number)
+                .where(Ticket.caller_phone == phone)
+                .order_by(Ticket.id.desc())
+                .limit(50)
+            ).all()
+        sep = "" if grammars.is_unspaced(language) else " "
+        phrases = tuple((sep.join(spell.get(d, d) for d in n), n) for n in numbers)
+        return Grammar("case_number", language, phrases, Mode.CHOICE)
 
     def _make(self, name: str, language: str) -> Grammar:
         base, _, length = name.partition(":")
@@ -60,9 +84,10 @@ class StepGrammars:
         if base == "category":
             return with_emergency_words(grammars.category(language, self._categories()))
         if base == "place":
-            return with_emergency_words(grammars.place(language, self._places(language)))
+            places = self._places(language) + self._grid_codes(language)
+            return with_emergency_words(grammars.place(language, places))
         if base == "language":
-            phrases = LANGUAGE_WORDS["zh"] + LANGUAGE_WORDS["en"]
+            phrases = LANGUAGE_WORDS.get(grammars.base_language(language), ())
             return Grammar("language", language, phrases, Mode.SPOT)
         if base in grammars.BUILT_IN:
             return grammars.BUILT_IN[base](language)
@@ -71,6 +96,16 @@ class StepGrammars:
     def _categories(self) -> list[Category]:
         with self._sessions() as session:
             return list(session.scalars(select(Category).where(Category.active.is_(True))))
+
+    def _grid_codes(self, language: str) -> list[tuple[str, str]]:
+        """Grid codes spoken digit by digit ("one one zero one"), valued "grid:1101": a
+        closed list is recognised far better than four free digits."""
+        words = grammars.DIGIT_WORDS.get(grammars.base_language(language), {})
+        spell = {digit: names[0] for digit, names in words.items() if names}
+        sep = "" if grammars.is_unspaced(language) else " "
+        with self._sessions() as session:
+            codes = session.scalars(select(Grid.code)).all()
+        return [(sep.join(spell.get(d, d) for d in code), f"grid:{code}") for code in codes]
 
     def _places(self, language: str) -> list[tuple[str, str]]:
         """Named places (landmarks, schools, markets; not street addresses), valued by id."""

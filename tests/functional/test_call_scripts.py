@@ -24,15 +24,12 @@ def test_the_committed_script_reports_a_street_light(simulator: Simulator) -> No
     assert any(line.startswith("caller speaks for") for line in result.conversation)
 
 
-def test_speech_at_a_keypad_prompt_is_heard_as_silence_without_media_streams(
-    simulator: Simulator,
-) -> None:
+def test_speech_at_a_keys_only_prompt_is_heard_as_silence(simulator: Simulator) -> None:
     wav = (AUDIO / "street_light_en.wav").resolve()
-    result = simulator.call_script(
-        "+8613812345678", [Say(wav), Press("2"), Press("9"), Press("0#"), Silence()]
-    )
+    keys = [Press("2"), Press("1"), Press("1"), Say(wav), Press("1"), Press("0#"), Silence()]
+    result = simulator.call_script("+8613812345678", keys)
     assert "caller speaks street_light_en.wav (heard as silence)" in result.conversation
-    assert result.as_json()["category"] == "other"
+    assert result.as_json()["category"] == "street_light"
     assert "caller says nothing" in result.conversation  # silence at the recording prompt
 
 

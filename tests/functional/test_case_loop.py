@@ -15,7 +15,7 @@ from ticketing.models import SmsDirection, SmsMessage, SmsStatus, Staff, Ticket
 from ticketing.unit_of_work import UnitOfWork
 
 CALLER = "+8613812345678"
-STREET_LIGHT_IN_1101 = ["2", "1", "1", "1101#"]
+STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
 
 
 def _outbox(uow: UnitOfWork, to: str) -> list[SmsMessage]:
@@ -90,7 +90,7 @@ def test_a_call_becomes_a_case_that_the_member_closes_by_sms(
 def test_chinese_caller_hears_chinese_and_member_gets_chinese_sms(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int]
 ) -> None:
-    case = simulator.call(CALLER, ["1", "2", "1", "1207#"]).as_json()
+    case = simulator.call(CALLER, ["1", "1", "2", "1", "1207#"]).as_json()
     run_jobs()
     assert case["category"] == "garbage"
     assert case["grid"] == "1207"
@@ -101,22 +101,22 @@ def test_chinese_caller_hears_chinese_and_member_gets_chinese_sms(
 
 
 def test_unknown_grid_code_is_asked_again_then_goes_to_triage(simulator: Simulator) -> None:
-    result = simulator.call(CALLER, ["2", "1", "1", "9999#", "8888#"])
+    result = simulator.call(CALLER, ["2", "1", "1", "1", "9999#", "8888#"])
     case = result.as_json()
-    assert "We could not find that code." in result.heard
+    assert "We could not find that place or code." in result.heard
     assert case["needs_triage"] is True
     assert case["assignee"] is None
     assert case["status"] == "new"
 
 
 def test_zero_means_location_unknown_and_goes_to_triage(simulator: Simulator) -> None:
-    case = simulator.call(CALLER, ["2", "2", "2", "0#"]).as_json()
+    case = simulator.call(CALLER, ["2", "1", "2", "2", "0#"]).as_json()
     assert case["category"] == "noise"
     assert case["needs_triage"] is True
 
 
 def test_community_code_keeps_the_community_for_the_agent(simulator: Simulator) -> None:
-    case = simulator.call(CALLER, ["2", "1", "1", "12#"]).as_json()
+    case = simulator.call(CALLER, ["2", "1", "1", "1", "12#"]).as_json()
     assert case["community"] == "12"
     assert case["grid"] is None
     assert case["needs_triage"] is True
@@ -125,7 +125,7 @@ def test_community_code_keeps_the_community_for_the_agent(simulator: Simulator) 
 def test_gas_smell_goes_to_the_fire_department_queue(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int]
 ) -> None:
-    case = simulator.call(CALLER, ["2", "4", "1", "1101#"]).as_json()
+    case = simulator.call(CALLER, ["2", "1", "4", "1", "1101#"]).as_json()
     run_jobs()
     assert case["category"] == "gas_smell"
     assert case["department"] == "fire"
@@ -144,7 +144,7 @@ def test_gas_smell_goes_to_the_fire_department_queue(
 
 
 def test_silence_at_the_language_menu_carries_on_in_chinese(simulator: Simulator) -> None:
-    result = simulator.call(CALLER, ["wait", "wait", "wait", "9", "0#"])
+    result = simulator.call(CALLER, ["wait", "wait", "wait", "1", "9", "0#"])
     case = result.as_json()
     assert case["category"] == "other"
     assert "感谢您的来电，再见。" in result.heard
@@ -159,6 +159,7 @@ def test_a_caller_who_hangs_up_early_still_leaves_a_case(
     simulator.post("/twilio/voice/step/2", {**base, "Digits": "2"})
     simulator.post("/twilio/voice/step/3", {**base, "Digits": "1"})
     simulator.post("/twilio/voice/step/4", {**base, "Digits": "1"})
+    simulator.post("/twilio/voice/step/5", {**base, "Digits": "1"})
     simulator.post("/twilio/voice/status", {**base, "CallStatus": "completed"})
     data = simulator.get_json(f"/api/calls/{call_sid}")
     assert data is not None

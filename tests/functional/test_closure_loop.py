@@ -21,8 +21,8 @@ from ticketing.unit_of_work import UnitOfWork
 
 CALLER = "+8613812345678"
 STRANGER = "+8613700000000"
-EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1101#"]
-ZH_STREET_LIGHT_IN_1102 = ["1", "1", "1", "1102#"]
+EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
+ZH_STREET_LIGHT_IN_1102 = ["1", "1", "1", "1", "1102#"]
 
 
 def _resolved_case(

@@ -17,8 +17,8 @@ from ticketing.sms_replies import segments
 from ticketing.unit_of_work import UnitOfWork
 
 CALLER = "+8613812345678"
-EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1101#"]  # grid 1101's member reads English
-ZH_STREET_LIGHT_IN_1102 = ["1", "1", "1", "1102#"]  # grid 1102's member reads Chinese
+EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]  # grid 1101's member reads English
+ZH_STREET_LIGHT_IN_1102 = ["1", "1", "1", "1", "1102#"]  # grid 1102's member reads Chinese
 
 
 def _case(simulator: Simulator, keys: list[str]) -> tuple[str, str]:
@@ -225,7 +225,7 @@ def test_a_long_list_fits_two_segments_and_counts_the_rest(
 
 
 def test_a_dispatcher_lists_the_departments_queue(simulator: Simulator, services: Services) -> None:
-    case = simulator.call(CALLER, ["2", "4", "1", "1101#"]).as_json()  # gas: fire dept
+    case = simulator.call(CALLER, ["2", "1", "4", "1", "1101#"]).as_json()  # gas: fire dept
     number = case["case_number"]
     with services.uow() as uow:
         dispatcher = uow.session.scalars(

@@ -20,10 +20,10 @@ BASE = {"CallSid": "CA" + "c" * 32, "From": CALLER, "To": "+8637112345", "Accoun
 
 def _call_with_recording(simulator: Simulator, url: str) -> None:
     simulator.post("/twilio/voice/incoming", BASE)
-    for step, digits in [(2, "2"), (3, "1"), (4, "1"), (5, "1101")]:
+    for step, digits in [(2, "2"), (3, "1"), (4, "1"), (5, "1"), (6, "1101")]:
         simulator.post(f"/twilio/voice/step/{step}", {**BASE, "Digits": digits})
     recording = {**BASE, "RecordingUrl": url, "RecordingSid": "RE" + "d" * 32}
-    simulator.post("/twilio/voice/step/6", recording)
+    simulator.post("/twilio/voice/step/7", recording)
     simulator.post("/twilio/voice/recording-status", {**recording, "RecordingStatus": "completed"})
 
 
@@ -37,7 +37,7 @@ def _ticket(services: Services) -> Ticket:
 def test_the_description_is_transcribed_and_kept_with_the_case(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int], tmp_path: Path
 ) -> None:
-    result = simulator.call(CALLER, ["2", "1", "1", "1101#"], AUDIO / "street_light_en.wav")
+    result = simulator.call(CALLER, ["2", "1", "1", "1", "1101#"], AUDIO / "street_light_en.wav")
     run_jobs()
     ticket = _ticket(services)
     (event,) = [e for e in ticket.events if e.kind == "transcribed"]

@@ -56,11 +56,11 @@ def test_retried_webhooks_answer_the_same_and_create_one_case(
 ) -> None:
     first = simulator.post("/twilio/voice/incoming", BASE).body
     assert simulator.post("/twilio/voice/incoming", BASE).body == first
-    for step, digits in [(2, "2"), (3, "1"), (4, "1"), (5, "1101")]:
+    for step, digits in [(2, "2"), (3, "1"), (4, "1"), (5, "1"), (6, "1101")]:
         simulator.post(f"/twilio/voice/step/{step}", {**BASE, "Digits": digits})
     recording = {**BASE, "RecordingUrl": "file:///r.wav", "RecordingSid": "RE1"}
-    created = simulator.post("/twilio/voice/step/6", recording).body
-    again = simulator.post("/twilio/voice/step/6", recording).body
+    created = simulator.post("/twilio/voice/step/7", recording).body
+    again = simulator.post("/twilio/voice/step/7", recording).body
     assert again == created
     with services.uow() as uow:
         assert count(uow.session, "tickets") == 1
@@ -78,7 +78,7 @@ def test_steps_out_of_order_and_unknown_calls_are_refused(simulator: Simulator) 
 
 
 def _new_case(simulator: Simulator) -> tuple[str, str]:
-    case = simulator.call(CALLER, ["2", "1", "1", "1101#"]).as_json()
+    case = simulator.call(CALLER, ["2", "1", "1", "1", "1101#"]).as_json()
     return case["case_number"], case["assignee_phone"]
 
 
@@ -148,12 +148,12 @@ def test_recording_callback_before_and_after_the_case(
     simulator: Simulator, services: Services
 ) -> None:
     simulator.post("/twilio/voice/incoming", BASE)
-    for step, digits in [(2, "2"), (3, "1"), (4, "1"), (5, "1101")]:
+    for step, digits in [(2, "2"), (3, "1"), (4, "1"), (5, "1"), (6, "1101")]:
         simulator.post(f"/twilio/voice/step/{step}", {**BASE, "Digits": digits})
     status = {**BASE, "RecordingSid": "RE9", "RecordingUrl": "https://x/RE9"}
     # Twilio may report the finished recording before the <Record> action arrives.
     simulator.post("/twilio/voice/recording-status", {**status, "RecordingStatus": "completed"})
-    simulator.post("/twilio/voice/step/6", BASE)  # the action came without the recording
+    simulator.post("/twilio/voice/step/7", BASE)  # the action came without the recording
     simulator.post("/twilio/voice/recording-status", {**status, "RecordingStatus": "completed"})
     with services.uow() as uow:
         ticket = uow.session.scalars(select(Ticket)).one()

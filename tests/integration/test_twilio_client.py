@@ -44,7 +44,7 @@ FROM_NUMBER = "+8637112345"
 STATUS_CALLBACK = f"{PUBLIC_BASE_URL}/twilio/sms/status"
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CALLER = "+8613812345678"
-STREET_LIGHT_IN_1101 = ["2", "1", "1", "1101#"]
+STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
 RETRY_INTERVALS = [10, 60, 300]  # hotline.queue.RqJobQueue's Retry
 
 needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
