@@ -255,7 +255,7 @@ def last_event_id(session: Session) -> int:
     return int(session.scalar(select(func.max(TicketEvent.id))) or 0)
 
 
-def change_stamp(page: QueuePage, total: int, event_id: int) -> str:
+def change_stamp(page: QueuePage, total: int | None, event_id: int) -> str:
     """A short string that changes when what the page shows does: its rows (each row's
     `updated_at` moves with every event), its count, or the next page. The newest event
     id leads it, so `unchanged_since` can answer most polls without running the view."""
