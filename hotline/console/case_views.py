@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, current_user, require_role, services
-from hotline.console.new_case_views import locator, parse_place_id, parse_point
+from hotline.console.new_case_views import city_bounds, locator, parse_place_id, parse_point
 from hotline.settings import Settings
 from ticketing import agent_moves as moves
 from ticketing import queue_queries as qq
@@ -298,6 +298,7 @@ def _context(session: Session, user: User, detail: qq.CaseDetail) -> dict[str, A
         "geo": {
             "outline": detail.polygon,
             "point": [ticket.lat, ticket.lon] if ticket.lat is not None else None,
+            "bounds": None if detail.polygon else city_bounds(session),
         },
         "tiles": map_tiles(),
     }

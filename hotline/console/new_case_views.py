@@ -34,6 +34,7 @@ LANGUAGES = (("zh-CN", "中文"), ("en-US", "English"))
 SOURCES = (("agent_call", "A live call"), ("walk_in", "A walk-in"))
 MAX_QUERY = 100
 RESULTS = 8
+GRIDS_IN_BOX = 400
 
 _lock = threading.Lock()
 _locators: dict[str, tuple[tuple[int, ...], Locator]] = {}
@@ -111,6 +112,37 @@ def places() -> Response:
     )
 
 
+@bp.get("/places/grids")
+@require_role(*SEARCHERS)
+def grids_in_box() -> Response:
+    """The outlines of the grids whose centre lies in ?south=&west=&north=&east=, so the
+    map has something to click on without tiles; a box holding more than GRIDS_IN_BOX
+    grids answers {"too_many": true} (the map asks the user to zoom in)."""
+    try:
+        south, west, north, east = (
+            float(request.args.get(k, "")) for k in ("south", "west", "north", "east")
+        )
+    except ValueError:
+        return _bad("give south, west, north and east")
+    app = services()
+    with app.uow() as uow:
+        rows = uow.session.execute(
+            select(Grid.code, Grid.name, Grid.polygon)
+            .where(
+                Grid.centre_lat.between(south, north),
+                Grid.centre_lon.between(west, east),
+            )
+            .order_by(Grid.code)
+            .limit(GRIDS_IN_BOX + 1)
+        ).all()
+    if len(rows) > GRIDS_IN_BOX:
+        return jsonify(too_many=True, grids=[])
+    return jsonify(
+        too_many=False,
+        grids=[{"code": code, "name": name, "polygon": polygon} for code, name, polygon in rows],
+    )
+
+
 def _bad(reason: str) -> Response:
     response = jsonify(error=reason)
     response.status_code = 400
@@ -141,11 +173,11 @@ def _form_context(session: Session, typed: Typed) -> dict[str, Any]:
         "values": typed.values,
         "errors": typed.errors,
         "tiles": map_tiles(),
-        "bounds": _city_bounds(session),
+        "bounds": city_bounds(session),
     }
 
 
-def _city_bounds(session: Session) -> list[list[float]] | None:
+def city_bounds(session: Session) -> list[list[float]] | None:
     """The box around every grid's centre, where the map opens."""
     row = session.execute(
         select(

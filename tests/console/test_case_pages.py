@@ -443,6 +443,19 @@ def test_a_bad_new_case_reshows_the_form(
         assert len(uow.session.scalars(select(Ticket.id)).all()) == before
 
 
+def test_the_map_gets_the_grids_in_view(client: FlaskClient, login: Login) -> None:
+    login(client, "agent")
+    box = "south=34.7&west=113.6&north=34.9&east=113.8"
+    answer = client.get(f"/console/places/grids?{box}").get_json()
+    assert answer["too_many"] is False
+    assert len(answer["grids"]) == 207  # the whole demo city
+    assert answer["grids"][0]["polygon"]["type"] == "Polygon"
+    tiny = client.get("/console/places/grids?south=0&west=0&north=0.1&east=0.1").get_json()
+    assert tiny == {"too_many": False, "grids": []}
+    assert client.get("/console/places/grids?south=x").status_code == 400
+    assert client.get("/console/places?lat=north&lon=1").status_code == 400
+
+
 def test_only_agents_and_admins_type_in_cases(client: FlaskClient, login: Login) -> None:
     login(client, "grid_member")
     assert client.get("/console/cases/new").status_code == 403

@@ -1,48 +1,86 @@
-/* The case page and the new-case form: the map (the grid outline and the point, drawn on
- * a plain background unless HOTLINE_MAP_TILES names a tile server) and the place picker.
- * A click on the map fills the form's lat/lon; typing searches the gazetteer. Without
- * JavaScript both pages still work: the map is an extra. */
+/* The case page and the new-case form: the map and the place picker.
+ * The map draws the case's grid outline and point on a plain background (tiles only if
+ * HOTLINE_MAP_TILES names a server), and the outlines of the grids in view, fetched from
+ * /console/places/grids as the map moves, so there is something to click on. A click
+ * fills the form's lat/lon; typing searches the gazetteer. Without JavaScript both pages
+ * still work: the map is an extra. */
 (function () {
   "use strict";
 
-  function drawMap(box, onClick) {
+  function getJson(url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.json();
+    });
+  }
+
+  function drawMap(box) {
     if (!box || !window.L) return null;
+    var L = window.L;
     var geo = JSON.parse(box.getAttribute("data-geo") || "{}");
-    var map = window.L.map(box, { attributionControl: false, zoomSnap: 0.25 });
+    var map = L.map(box, { attributionControl: false, zoomSnap: 0.25 });
     var tiles = box.getAttribute("data-tiles");
-    if (tiles) window.L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
-    var group = window.L.featureGroup().addTo(map);
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    var around = L.layerGroup().addTo(map);
+    var group = L.featureGroup().addTo(map);
     if (geo.outline) {
-      window.L.geoJSON(geo.outline, { style: { color: "#1f5fbf", weight: 2, fillOpacity: 0.1 } }).addTo(group);
+      L.geoJSON(geo.outline, { style: { color: "#1f5fbf", weight: 3, fillOpacity: 0.12 } }).addTo(group);
     }
     if (geo.point) {
-      window.L.circleMarker(geo.point, { radius: 8, color: "#b3261e", fillOpacity: 0.9 }).addTo(group);
+      L.circleMarker(geo.point, { radius: 8, color: "#b3261e", fillOpacity: 0.9 }).addTo(group);
     }
     if (group.getLayers().length) {
-      map.fitBounds(group.getBounds(), { padding: [24, 24], maxZoom: 17 });
+      map.fitBounds(group.getBounds(), { padding: [24, 24], maxZoom: 16 });
     } else if (geo.bounds) {
       map.fitBounds(geo.bounds, { padding: [24, 24] });
     } else {
       map.setView([0, 0], 2);
     }
-    var picked = null;
-    if (onClick) {
-      map.on("click", function (event) {
-        if (picked) picked.remove();
-        picked = window.L.circleMarker(event.latlng, { radius: 7, color: "#1d7a3a", fillOpacity: 0.9 }).addTo(map);
-        onClick(event.latlng.lat, event.latlng.lng);
-      });
+    var gridsUrl = box.getAttribute("data-grids-url");
+    var hint = L.control({ position: "bottomleft" });
+    hint.onAdd = function () {
+      var div = L.DomUtil.create("div", "map-hint");
+      div.hidden = true;
+      return div;
+    };
+    hint.addTo(map);
+    function loadGrids() {
+      if (!gridsUrl) return;
+      var b = map.getBounds();
+      var url = gridsUrl + "?south=" + b.getSouth() + "&west=" + b.getWest() +
+        "&north=" + b.getNorth() + "&east=" + b.getEast();
+      getJson(url).then(function (answer) {
+        around.clearLayers();
+        var div = hint.getContainer();
+        div.hidden = !answer.too_many;
+        div.textContent = answer.too_many ? "Zoom in to see the grids." : "";
+        answer.grids.forEach(function (g) {
+          L.geoJSON(g.polygon, { style: { color: "#5b6573", weight: 1, fillOpacity: 0.03 }, interactive: false })
+            .bindTooltip(g.code + " " + g.name).addTo(around);
+        });
+      }).catch(function () {});
     }
+    map.on("moveend", loadGrids);
+    loadGrids();
     return map;
   }
 
-  function placePicker(form) {
-    if (!form) return null;
+  function placePicker(form, map) {
+    if (!form) return;
+    var L = window.L;
     var input = form.querySelector("input[type=search]");
     var list = form.querySelector(".place-results");
     var chosen = form.querySelector(".place-chosen");
     var field = function (name) { return form.querySelector("input[name=" + name + "]"); };
     var timer = null;
+    var marker = null;
+
+    function mark(lat, lon, zoom) {
+      if (!map) return;
+      if (marker) marker.remove();
+      marker = L.circleMarker([lat, lon], { radius: 7, color: "#1d7a3a", fillOpacity: 0.9 }).addTo(map);
+      if (zoom) map.setView([lat, lon], Math.max(map.getZoom(), 16));
+    }
 
     function choosePlace(place) {
       field("place_id").value = place.id;
@@ -53,6 +91,7 @@
         (place.grid ? " (grid " + place.grid + ")" : " (outside every grid)");
       list.innerHTML = "";
       input.value = place.name_en;
+      mark(place.lat, place.lon, true);
     }
 
     function choosePoint(lat, lon) {
@@ -60,10 +99,11 @@
       field("lat").value = lat.toFixed(6);
       field("lon").value = lon.toFixed(6);
       if (field("place_label")) field("place_label").value = "";
-      chosen.textContent = "Chosen: the point " + lat.toFixed(5) + ", " + lon.toFixed(5) + "…";
-      var url = input.getAttribute("data-places-url") + "?lat=" + lat + "&lon=" + lon;
-      fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (a) {
-        chosen.textContent = "Chosen: the point " + lat.toFixed(5) + ", " + lon.toFixed(5) +
+      mark(lat, lon, false);
+      var where = "the point " + lat.toFixed(5) + ", " + lon.toFixed(5);
+      chosen.textContent = "Chosen: " + where + "…";
+      getJson(input.getAttribute("data-places-url") + "?lat=" + lat + "&lon=" + lon).then(function (a) {
+        chosen.textContent = "Chosen: " + where +
           (a.grid ? " (grid " + a.grid + ")" : " (outside every grid: choose again)");
       }).catch(function () {});
     }
@@ -71,10 +111,9 @@
     function search() {
       var q = input.value.trim();
       if (!q) { list.innerHTML = ""; return; }
-      var url = input.getAttribute("data-places-url") + "?q=" + encodeURIComponent(q);
-      fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (answer) {
+      getJson(input.getAttribute("data-places-url") + "?q=" + encodeURIComponent(q)).then(function (answer) {
         list.innerHTML = "";
-        (answer.places || []).forEach(function (place) {
+        answer.places.forEach(function (place) {
           var li = document.createElement("li");
           var button = document.createElement("button");
           button.type = "button";
@@ -101,10 +140,10 @@
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter") { event.preventDefault(); clearTimeout(timer); search(); }
     });
-    return choosePoint;
+    if (map) map.on("click", function (event) { choosePoint(event.latlng.lat, event.latlng.lng); });
+    if (field("lat").value && field("lon").value) mark(+field("lat").value, +field("lon").value, false);
   }
 
-  var form = document.querySelector("form.place-form");
-  var choosePoint = placePicker(form);
-  drawMap(document.getElementById("case-map"), choosePoint);
+  var map = drawMap(document.getElementById("case-map"));
+  placePicker(document.querySelector("form.place-form"), map);
 })();
