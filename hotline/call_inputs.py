@@ -22,6 +22,7 @@ from hotline.ivr.flows import Flow, Node
 from hotline.speech.exceptions import SpeechError
 from hotline.speech.grammars import Grammar
 from hotline.speech.recognizers import Recognition
+from hotline.speech.step_grammars import EMERGENCY, is_emergency
 from hotline.speech_exchange import recognition_of
 from ticketing import catalogue
 
@@ -63,6 +64,8 @@ def event_for(
     if heard is None:
         return engine.NoInput()
     value = heard.value if heard.value is not None else grammar.interpret(heard.text)
+    if is_emergency(heard.text, listen.language):
+        value = EMERGENCY  # "it smells of gas" is an emergency, not a gas-smell report
     log.info(
         "call %s step %s heard %r -> %r (%.2f)",
         request.call_sid,

@@ -104,6 +104,9 @@ def _listen(services: Services, request: CallRequest, result: engine.Step) -> No
     if gather is None or gather.listen is None:
         return
     grammar = call_actions.personal_grammar(gather.listen.grammar, request.params.get("From", ""))
+    # Build it here, on the request's own connection: the embedded media server then finds
+    # it made, and never queries the database from its thread mid-call.
+    services.step_grammars.get(grammar, gather.listen.language)
     services.exchange.expect(
         Expectation(request.call_sid, str(request.step + 1), gather.listen.language, grammar)
     )

@@ -8,6 +8,7 @@ be caught even though the engine only listens for the step's phrases.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -24,6 +25,7 @@ EMERGENCY_WORDS = {
     "en": ("gas", "fire", "smoke", "injured", "bleeding", "explosion", "smell of gas"),
     "zh": ("煤气", "燃气", "着火", "起火", "冒烟", "受伤", "流血", "爆炸"),
 }
+PERSONAL_SECONDS = 60.0
 STEP_GRAMMARS = ("digits", "yesno", "menu", "category", "place", "language", "case_number")
 LANGUAGE_WORDS = {
     "en": (("english", "en-US"), ("chinese", "zh-CN"), ("mandarin", "zh-CN")),
@@ -31,11 +33,20 @@ LANGUAGE_WORDS = {
 }
 
 
+def is_emergency(text: str, language: str) -> bool:
+    """Whether what the caller said holds an emergency word, wherever in the sentence."""
+    lang = grammars.base_language(language)
+    words = EMERGENCY_WORDS.get(lang, ())
+    if grammars.is_unspaced(language):
+        return any(w in text for w in words)
+    spoken = f" {text.lower()} "
+    return any(f" {w} " in spoken for w in words)
+
+
 def with_emergency_words(grammar: Grammar) -> Grammar:
-    """The grammar plus the emergency words, valued "emergency", spotted in free speech."""
+    """The grammar plus the emergency words, valued "emergency"."""
     words = EMERGENCY_WORDS.get(grammars.base_language(grammar.language), ())
-    phrases = grammar.phrases + tuple((w, EMERGENCY) for w in words)
-    return replace(grammar, phrases=phrases, mode=Mode.SPOT)
+    return replace(grammar, phrases=grammar.phrases + tuple((w, EMERGENCY) for w in words))
 
 
 class StepGrammars:
@@ -45,17 +56,25 @@ class StepGrammars:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
         self._build: Callable[[str, str], Grammar] = lru_cache(maxsize=64)(self._make)
+        self._personal: dict[tuple[str, str], tuple[Grammar, float]] = {}
 
     def refresh(self) -> None:
         self._build = lru_cache(maxsize=64)(self._make)
+        self._personal = {}
 
     def get(self, name: str, language: str) -> Grammar:
         """The grammar `name` (one of STEP_GRAMMARS; "digits:10" fixes the length;
         "case_number:+86..." is that caller's recent cases, never cached)."""
         base, _, phone = name.partition(":")
-        if base == "case_number":
-            return self._case_numbers(phone, language)
-        return self._build(name, language)
+        if base != "case_number":
+            return self._build(name, language)
+        # A caller's cases change with each new case: kept only for the call's minute.
+        key, now = (name, language), time.monotonic()
+        kept = self._personal.get(key)
+        if kept is None or now - kept[1] > PERSONAL_SECONDS:
+            kept = (self._case_numbers(phone, language), now)
+            self._personal[key] = kept
+        return kept[0]
 
     def _case_numbers(self, phone: str, language: str) -> Grammar:
         """A caller's own cases of the last 90 days, each number spoken digit by digit.
@@ -84,8 +103,11 @@ class StepGrammars:
         if base == "category":
             return with_emergency_words(grammars.category(language, self._categories()))
         if base == "place":
+            # One phrase of a closed list: spotting 200 four-digit codes in free speech
+            # confuses them ("one one zero one" heard as 1301), choosing among them does not.
             places = self._places(language) + self._grid_codes(language)
-            return with_emergency_words(grammars.place(language, places))
+            choice = replace(grammars.place(language, places), mode=Mode.CHOICE)
+            return with_emergency_words(choice)
         if base == "language":
             phrases = LANGUAGE_WORDS.get(grammars.base_language(language), ())
             return Grammar("language", language, phrases, Mode.SPOT)

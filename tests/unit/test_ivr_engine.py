@@ -12,6 +12,7 @@ from hotline.bootstrap import FLOW_VOCABULARY
 from hotline.ivr import engine
 from hotline.ivr.flows import Flow, FlowError, load_flow, mermaid
 from hotline.settings import FLOWS_DIR
+from hotline.speech.step_grammars import is_emergency
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +253,20 @@ def test_the_mermaid_graph_has_every_node_and_transition(flow: Flow) -> None:
     assert 'language -- "2" --> main_menu' in text
     assert 'welcome -- "open_case_number" --> open_case_status' in text
     assert 'location -. "no input / no match" .-> describe' in text
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "emergency"),
+    [
+        ("i can smell gas in the stairwell", "en-US", True),
+        ("there is smoke", "en-US", True),
+        ("the gasket is fine", "en-US", False),  # a word, not a substring
+        ("broken street light", "en-US", False),
+        ("楼道里有煤气味", "zh-CN", True),
+        ("路灯坏了", "zh-CN", False),
+    ],
+)
+def test_emergency_words_are_found_anywhere_in_what_was_heard(
+    text: str, language: str, emergency: bool
+) -> None:
+    assert is_emergency(text, language) is emergency

@@ -1,0 +1,91 @@
+"""Whole calls by voice: the caller's WAV files stream over Media Streams to the real media
+server (PocketSphinx, en-US), which recognises each step; the webhook takes the answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from hotline.app import create_app
+from hotline.bootstrap import Services
+from hotline.media.server import start_media_server_thread
+from hotline.simulator import FlaskTransport, Press, Say, Simulator
+from tests.conftest import AUDIO, PUBLIC_BASE_URL, TEST_TOKEN
+from ticketing import intake
+from ticketing.unit_of_work import UnitOfWork
+
+SPEECH = AUDIO / "speech"
+CALLER = "+8613812345678"
+
+
+@pytest.fixture
+def voice(services: Services, tmp_path: Path) -> Iterator[Simulator]:
+    """The app with Media Streams on, its media server on a free local port."""
+    handle = start_media_server_thread(services, "127.0.0.1", 0)
+    services.settings = replace(services.settings, media_url=handle.url(), speech_wait=5.0)
+    app: Flask = create_app(services=services)
+    try:
+        yield Simulator(
+            FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN, recordings_dir=tmp_path / "recordings"
+        )
+    finally:
+        handle.stop()
+
+
+def test_a_problem_reported_by_voice_end_to_end(voice: Simulator) -> None:
+    result = voice.call_script(
+        CALLER,
+        [
+            Say(SPEECH / "english_en_us.wav"),
+            Say(SPEECH / "report_en_us.wav"),
+            Say(SPEECH / "street_light_en_us.wav"),
+            Say(SPEECH / "yes_en_us.wav"),
+            Say(SPEECH / "grid_1101_en_us.wav"),
+            Say(SPEECH / "yes_en_us.wav"),
+            Say(AUDIO / "street_light_en.wav"),  # the recorded description
+        ],
+    )
+    case = result.as_json()
+    assert (case["category"], case["grid"], case["status"]) == ("street_light", "1101", "assigned")
+    assert "I heard: broken street light. If that is right, say yes or press 1." in " ".join(
+        result.heard
+    ).replace("  ", " ")
+    assert any("(media stream)" in line for line in result.conversation)
+
+
+def test_the_same_report_with_the_keypad_only(voice: Simulator) -> None:
+    case = voice.call(CALLER, ["2", "1", "1", "1", "1101#"]).as_json()
+    assert (case["category"], case["grid"]) == ("street_light", "1101")
+
+
+def _open_case(services: Services) -> str:
+    with UnitOfWork(services.session_factory) as uow:
+        new = intake.NewCase("noise", "1101", "", CALLER, "en-US", "phone")
+        summary = intake.open_case(uow, new, services.clock(), services.settings.timezone)
+    return summary.number
+
+
+def test_status_by_voice_for_the_callers_own_case(voice: Simulator, services: Services) -> None:
+    number = _open_case(services)
+    assert number == "2611270001"  # the fixture says these digits
+    result = voice.call_script(
+        CALLER,
+        [
+            Press("2"),
+            Say(SPEECH / "status_en_us.wav"),
+            Say(SPEECH / "case_2611270001_en_us.wav"),
+        ],
+    )
+    heard = " ".join(result.heard)
+    assert "Welcome back. Your case 2 6 1 1 2 7 0 0 0 1" in heard
+    assert "Case 2 6 1 1 2 7 0 0 0 1, noise, awaiting acceptance." in heard
+
+
+def test_status_by_keypad_for_any_case(voice: Simulator, services: Services) -> None:
+    number = _open_case(services)
+    result = voice.call("+8613700000000", ["2", "2", f"{number}#"])
+    assert "Case 2 6 1 1 2 7 0 0 0 1, noise, awaiting acceptance." in result.heard
