@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -102,9 +103,17 @@ def _describe(s: seeding.DemoSummary) -> str:
 @click.option(
     "--demo/--no-demo", default=True, show_default=True, help="Load the demo city before serving."
 )
-def run(host: str, port: int, demo: bool) -> None:
-    """Serve the hotline (embedded: Werkzeug, threads, in-process jobs)."""
+@click.option(
+    "--media-port",
+    default=5001,
+    show_default=True,
+    type=int,
+    help="The embedded Media Streams server (0: none; speech then uses <Record>).",
+)
+def run(host: str, port: int, demo: bool, media_port: int) -> None:
+    """Serve the hotline (embedded: Werkzeug, threads, in-process jobs, media server)."""
     from hotline.app import create_app
+    from hotline.media.server import start_media_server_thread
 
     settings = Settings.from_env()
     schema.upgrade(settings.database_url)
@@ -112,6 +121,11 @@ def run(host: str, port: int, demo: bool) -> None:
     if demo:
         _load_demo(services)
     start_ticker(lambda: tick_once(services))
+    if media_port:
+        media = start_media_server_thread(services, host, media_port)
+        if not settings.media_url:
+            services.settings = replace(settings, media_url=media.url())
+        click.echo(f"media streams: {services.settings.media_url}")
     app = create_app(services=services)
     click.echo(
         f"hotline listening on http://{host}:{port}  (Twilio voice webhook: "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.simulator import Press, Say, Silence, Simulator, SimulatorError, load_script
+from hotline.simulator import Action, Press, Say, Silence, Simulator, SimulatorError, load_script
 from tests.conftest import AUDIO
 
 SCRIPTS = Path(__file__).parent.parent / "fixtures" / "calls"
@@ -26,7 +26,15 @@ def test_the_committed_script_reports_a_street_light(simulator: Simulator) -> No
 
 def test_speech_at_a_keys_only_prompt_is_heard_as_silence(simulator: Simulator) -> None:
     wav = (AUDIO / "street_light_en.wav").resolve()
-    keys = [Press("2"), Press("1"), Press("1"), Say(wav), Press("1"), Press("0#"), Silence()]
+    keys: list[Action] = [
+        Press("2"),
+        Press("1"),
+        Press("1"),
+        Say(wav),
+        Press("1"),
+        Press("0#"),
+        Silence(),
+    ]
     result = simulator.call_script("+8613812345678", keys)
     assert "caller speaks street_light_en.wav (heard as silence)" in result.conversation
     assert result.as_json()["category"] == "street_light"
