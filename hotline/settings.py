@@ -52,7 +52,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _hours(raw: str) -> str:
-    """"HH:MM-HH:MM"; checked at start-up so a typo does not silently close the agent line."""
+    """Staffed hours as HH:MM-HH:MM, checked at start-up: a typo must not close the line."""
     start, sep, end = raw.partition("-")
     try:
         if not sep:

@@ -35,9 +35,7 @@ def _twiml(body: str) -> Response:
 @twilio_signed
 def voice_incoming() -> Response:
     fields = _require("CallSid", "From", "To")
-    return _twiml(
-        calls.handle_step(_services(), CallRequest(fields["CallSid"], 1, request.form))
-    )
+    return _twiml(calls.handle_step(_services(), CallRequest(fields["CallSid"], 1, request.form)))
 
 
 @bp.post("/voice/step/<int:step>")
