@@ -52,10 +52,18 @@ def case_filter(session: Session, user: User) -> ColumnElement[bool]:
     if user.role is UserRole.DISPATCHER and user.department_id is not None:
         # A dispatcher who accepts a department case becomes its assignee and the case
         # leaves the department queue: it is still the department's case.
-        colleagues = select(Staff.id).where(Staff.department_id == user.department_id)
+        # Literal id lists, not subqueries: PostgreSQL misjudges the subquery's size and
+        # walks the whole created_at index (measured: 60-250 ms against 17-28 ms).
+        colleagues = list(
+            session.scalars(select(Staff.id).where(Staff.department_id == user.department_id))
+        )
         return or_(Ticket.department_id == user.department_id, Ticket.assignee_id.in_(colleagues))
     if user.role is UserRole.GRID_MEMBER and user.staff_id is not None:
-        own_grids = select(GridAssignment.grid_id).where(GridAssignment.staff_id == user.staff_id)
+        own_grids = list(
+            session.scalars(
+                select(GridAssignment.grid_id).where(GridAssignment.staff_id == user.staff_id)
+            )
+        )
         return or_(Ticket.grid_id.in_(own_grids), Ticket.assignee_id == user.staff_id)
     return false()
 
