@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from redis import Redis
 from sqlalchemy import select
@@ -19,7 +21,8 @@ pytestmark = pytest.mark.redis
 def redis_states(services: Services, redis_url: str | None) -> RedisCallStates:
     if redis_url is None:
         pytest.skip("needs REDIS_URL")
-    states = RedisCallStates(Redis.from_url(redis_url), prefix="test:call")
+    # A fresh prefix: keys of an earlier run (they live for hours) must not answer this one.
+    states = RedisCallStates(Redis.from_url(redis_url), prefix=f"test:{uuid.uuid4().hex}")
     services.call_states = states
     return states
 
