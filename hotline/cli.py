@@ -86,10 +86,12 @@ def _describe(s: seeding.DemoSummary) -> str:
             f"{s.categories} categories, {s.departments} departments, {s.places} places",
             f"try: grid {s.grid_code}, primary member {s.grid_member_name} {s.grid_member_phone}; "
             f"community code {s.community_code}; a dispatcher {s.dispatcher_phone}",
-            "keypad path of a broken street light, in English: 2 (English), 1 (streets), "
-            f"1 (street light), then the grid code {s.grid_code}#",
-            f"  hotline simulate call --from +8613812345678 --press '2 1 1 {s.grid_code}#' "
+            "keypad path of a broken street light, in English: 2 (English), 1 (report), "
+            f"1 (streets), 1 (street light), then the grid code {s.grid_code}#",
+            f"  hotline simulate call --from +8613812345678 --press '2 1 1 1 {s.grid_code}#' "
             "--record tests/fixtures/audio/street_light_en.wav",
+            "  the same by voice: hotline simulate script "
+            "tests/fixtures/calls/street_light_voice_en.yaml",
             f"  hotline outbox list --to {s.grid_member_phone}",
             f"  hotline simulate sms --from {s.grid_member_phone} 'A <case number>'",
             f"  hotline simulate sms --from {s.grid_member_phone} 'D <case number> bulb replaced'",

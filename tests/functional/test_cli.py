@@ -102,7 +102,16 @@ def server(env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "run", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "hotline.cli",
+            "run",
+            "--port",
+            str(port),
+            "--media-port",
+            str(_free_port()),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -161,3 +170,20 @@ def test_simulated_call_and_sms_against_a_running_server(env: dict[str, str], se
         f"A {case['case_number']}",
     )
     assert case["case_number"] in reply
+
+
+def test_a_report_by_voice_against_a_running_server(env: dict[str, str], server: str) -> None:
+    """The README's voice script: every answer streamed to `hotline run`'s media server."""
+    out = hotline(
+        env,
+        "simulate",
+        "script",
+        str(Path(__file__).parent.parent / "fixtures" / "calls" / "street_light_voice_en.yaml"),
+        "--url",
+        server,
+        "--json",
+    )
+    case = json.loads(out)
+    assert (case["category"], case["grid"], case["status"]) == ("street_light", "1101", "assigned")
+    confirm = "I heard: broken street light. If that is right, say yes or press 1."
+    assert any(line.startswith(confirm) for line in case["heard"])
