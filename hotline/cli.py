@@ -116,6 +116,7 @@ def run(host: str, port: int, demo: bool, media_port: int) -> None:
     """Serve the hotline (embedded: Werkzeug, threads, in-process jobs, media server)."""
     from hotline.app import create_app
     from hotline.media.server import start_media_server_thread
+    from hotline.speech.exceptions import SpeechError
 
     settings = Settings.from_env()
     schema.upgrade(settings.database_url)
@@ -124,7 +125,10 @@ def run(host: str, port: int, demo: bool, media_port: int) -> None:
         _load_demo(services)
     start_ticker(lambda: tick_once(services))
     if media_port:
-        media = start_media_server_thread(services, host, media_port)
+        try:  # loads every configured speech model: a missing one stops us here, clearly
+            media = start_media_server_thread(services, host, media_port)
+        except SpeechError as exc:
+            raise click.ClickException(str(exc)) from exc
         if not settings.media_url:
             services.settings = replace(settings, media_url=media.url())
         click.echo(f"media streams: {services.settings.media_url}")

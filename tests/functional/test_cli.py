@@ -187,3 +187,22 @@ def test_a_report_by_voice_against_a_running_server(env: dict[str, str], server:
     assert (case["category"], case["grid"], case["status"]) == ("street_light", "1101", "assigned")
     confirm = "I heard: broken street light. If that is right, say yes or press 1."
     assert any(line.startswith(confirm) for line in case["heard"])
+
+
+def test_a_missing_speech_model_stops_the_server_with_a_clear_error(
+    env: dict[str, str],
+) -> None:
+    bad = {**env, "HOTLINE_SPEECH": "zh-CN=vosk:vosk-model-small-cn-0.22"}
+    port, media = str(_free_port()), str(_free_port())
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "run", "--port", port, "--media-port", media],
+        env=bad,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Error: speech model vosk-model-small-cn-0.22 is not installed" in done.stderr
+    assert "hotline models fetch vosk-model-small-cn-0.22" in done.stderr
+    assert "Traceback" not in done.stderr
