@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from ticketing.account_models import User, UserRole
+from ticketing.exceptions import NotPermitted
 from ticketing.models import Grid, GridAssignment, Region, Staff, Ticket
 
 _MAX_DEPTH = 10  # city > district > street > community: far below this
@@ -38,8 +39,8 @@ def case_filter(session: Session, user: User) -> ColumnElement[bool]:
     Agents and administrators see every case; a supervisor the cases placed in its region
     (its community, street or district, any depth); a dispatcher its department's cases
     (in the department's queue or assigned to one of its staff);
-    a grid member the cases in its grids or assigned to it. A disabled account, or one
-    whose area is missing, sees nothing.
+    a grid member the cases in its grids or assigned to it. A disabled account, one whose
+    area is missing, or a grid member whose staff record is inactive, sees nothing.
     """
     if not user.active:
         return false()
@@ -59,6 +60,8 @@ def case_filter(session: Session, user: User) -> ColumnElement[bool]:
         )
         return or_(Ticket.department_id == user.department_id, Ticket.assignee_id.in_(colleagues))
     if user.role is UserRole.GRID_MEMBER and user.staff_id is not None:
+        if not session.scalar(select(Staff.active).where(Staff.id == user.staff_id)):
+            return false()  # the person left or was deactivated: the account sees nothing
         own_grids = list(
             session.scalars(
                 select(GridAssignment.grid_id).where(GridAssignment.staff_id == user.staff_id)
@@ -66,6 +69,43 @@ def case_filter(session: Session, user: User) -> ColumnElement[bool]:
         )
         return or_(Ticket.grid_id.in_(own_grids), Ticket.assignee_id == user.staff_id)
     return false()
+
+
+def check_assignment_scope(
+    session: Session, user: User, staff: Staff | None, department_id: int | None
+) -> None:
+    """Refuse (NotPermitted, saying why) a hand-over outside the acting user's own area.
+
+    Seeing a case is not the same as being free to send it anywhere: a dispatcher hands
+    cases only to its own department's staff or queue, a supervisor only to people whose
+    region lies inside its own (any department's queue stays open to it, since departments
+    serve the whole city). Agents and administrators route across the city; other roles
+    do not assign at all. Kept here, beside `case_filter`, so every caller of a reassign
+    (console, future API) asks the same rule.
+    """
+    if user.role in (UserRole.AGENT, UserRole.ADMIN):
+        return
+    if user.role is UserRole.DISPATCHER:
+        own = user.department_id
+        if department_id is not None and department_id != own:
+            raise NotPermitted("a dispatcher can hand a case only to its own department's queue")
+        if staff is not None and (own is None or staff.department_id != own):
+            raise NotPermitted(
+                f"{staff.name} ({staff.employee_no}) is not in your department: a dispatcher "
+                "can hand a case only to its own department's staff"
+            )
+        return
+    if user.role is UserRole.SUPERVISOR:
+        if staff is None:
+            return
+        regions = region_ids_under(session, user.region_id) if user.region_id is not None else []
+        if staff.region_id not in regions:
+            raise NotPermitted(
+                f"{staff.name} ({staff.employee_no}) works outside your region: a supervisor "
+                "can hand a case only to people in its own region"
+            )
+        return
+    raise NotPermitted("your role does not assign cases")
 
 
 def can_see(session: Session, user: User, ticket_id: int) -> bool:

@@ -31,10 +31,10 @@ from ticketing import services as cases
 from ticketing.account_models import User, UserRole
 from ticketing.casenumbers import normalise_case_number
 from ticketing.catalogue import Priority
-from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition
+from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotPermitted
 from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
 from ticketing.models import Category, Department, GridAssignment, Staff, Ticket
-from ticketing.visibility import case_filter
+from ticketing.visibility import case_filter, check_assignment_scope
 
 bp = console_blueprint("cases", __name__, url_prefix="/console/cases")
 
@@ -53,6 +53,7 @@ class Move:
     form: MultiDict[str, str]
     actor: str
     visible: ColumnElement[bool]
+    user: User
 
     def text(self, name: str) -> str:
         return self.form.get(name, "").strip()
@@ -132,6 +133,7 @@ def _assign(uow: Any, m: Move) -> str:
         )
         if department_id is None:
             raise InvalidInput(f"there is no department {m.text('department')!r}")
+    check_assignment_scope(m.session, m.user, staff, department_id)
     cases.reassign(uow, m.ticket, staff, department_id, m.actor, m.text("reason"), _now())
     return f"Assigned to {staff.name if staff else m.text('department')}."
 
@@ -265,14 +267,18 @@ def _context(session: Session, user: User, detail: qq.CaseDetail) -> dict[str, A
     members: list[tuple[str, str]] = []
     if "assign" in actions and ticket.grid_id is not None:
         members = [
-            (no, f"{name} ({role})")
-            for no, name, role in session.execute(
-                select(Staff.employee_no, Staff.name, GridAssignment.role)
+            (staff.employee_no, f"{staff.name} ({role})")
+            for staff, role in session.execute(
+                select(Staff, GridAssignment.role)
                 .join(GridAssignment, GridAssignment.staff_id == Staff.id)
                 .where(GridAssignment.grid_id == ticket.grid_id, Staff.active)
                 .order_by(GridAssignment.role, Staff.name)
             )
+            if _may_assign(session, user, staff)
         ]
+    departments = select(Department.code, Department.name_en).order_by(Department.name_en)
+    if user.role is _R.DISPATCHER:  # the only queue it may hand a case to
+        departments = departments.where(Department.id == user.department_id)
     return {
         "actions": actions,
         "caller": mask_phone(ticket.caller_phone, user),
@@ -285,9 +291,7 @@ def _context(session: Session, user: User, detail: qq.CaseDetail) -> dict[str, A
             .where(Category.active)
             .order_by(Category.name_en)
         ).all(),
-        "departments": session.execute(
-            select(Department.code, Department.name_en).order_by(Department.name_en)
-        ).all(),
+        "departments": session.execute(departments).all(),
         "priorities": [(p.value, p.value) for p in Priority],
         "callback_phones": {
             e.id: mask_phone(str(e.data.get("phone", "")), user)
@@ -302,6 +306,15 @@ def _context(session: Session, user: User, detail: qq.CaseDetail) -> dict[str, A
         },
         "tiles": map_tiles(),
     }
+
+
+def _may_assign(session: Session, user: User, staff: Staff) -> bool:
+    """Whether the assign form should offer this person (the move itself checks again)."""
+    try:
+        check_assignment_scope(session, user, staff, None)
+    except NotPermitted:
+        return False
+    return True
 
 
 def _actor_names(session: Session, user: User, ticket: Ticket) -> dict[str, str]:
@@ -352,14 +365,23 @@ def act(number: str, name: str) -> WerkzeugResponse | tuple[str, int]:
         if user.role not in action.roles:
             abort(403)
         try:
-            message = action.run(uow, Move(session, ticket, request.form, actor(), visible))
+            move = Move(session, ticket, request.form, actor(), visible, user)
+            message = action.run(uow, move)
             uow.commit()
         except DomainError as exc:
-            reason, code = str(exc), 409 if isinstance(exc, InvalidTransition) else 400
+            reason, code = str(exc), _refusal_code(exc)
         else:
             flash(message, "success")
             return redirect(url_for(".case_page", number=number) + f"#{name}")
     return _render(user, number, errors={name: reason}, form=request.form, status=code)
+
+
+def _refusal_code(exc: DomainError) -> int:
+    """409 for a move the case's state rules out, 403 for one outside the user's area
+    (an assignment to someone the user may not hand work to), else 400."""
+    if isinstance(exc, InvalidTransition):
+        return 409
+    return 403 if isinstance(exc, NotPermitted) else 400
 
 
 @bp.get("/<number>/recording")

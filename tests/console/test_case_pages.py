@@ -460,3 +460,54 @@ def test_only_agents_and_admins_type_in_cases(client: FlaskClient, login: Login)
     login(client, "grid_member")
     assert client.get("/console/cases/new").status_code == 403
     assert client.get("/console/places?q=jingsan").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("role", "form", "allowed"),
+    [
+        # the water company's dispatcher: its own people and queue only
+        ("dispatcher", {"staff": "GM0225"}, False),  # a grid member in community 33
+        ("dispatcher", {"department": "transport"}, False),
+        ("dispatcher", {"staff": "DP16"}, True),  # a colleague at the water company
+        ("dispatcher", {"department": "water_utility"}, True),
+        # the supervisor of street S1: people whose region is inside S1
+        ("supervisor", {"staff": "GM0225"}, False),
+        ("supervisor", {"staff": "GM0001"}, True),  # community 11, inside S1
+        ("supervisor", {"department": "transport"}, True),  # departments serve the city
+        ("agent", {"staff": "GM0225"}, True),
+    ],
+)
+def test_dispatchers_and_supervisors_assign_only_inside_their_area(
+    services: Services,
+    client: FlaskClient,
+    login: Login,
+    role: str,
+    form: dict[str, str],
+    allowed: bool,
+) -> None:
+    # A water leak in grid 1101: the S1 supervisor and the water company's dispatcher see it.
+    number = _case(services, category="water_leak")
+    before = _kinds(services, number)
+    login(client, role)
+    response = post(client, f"/console/cases/{number}/assign", {**form, "reason": "test"})
+    if allowed:
+        assert response.status_code == 302, _text(response)[-800:]
+        assert _kinds(services, number) == [*before, "assigned"]
+        return
+    assert response.status_code == 403
+    page = _text(response)
+    assert f"Case {number}" in page  # the case page again, the reason beside the form
+    assert 'role="alert"' in page
+    assert "can hand a case only to" in page
+    assert _kinds(services, number) == before
+
+
+def test_the_assign_form_offers_only_people_the_user_may_assign(
+    services: Services, client: FlaskClient, login: Login
+) -> None:
+    number = _case(services, category="water_leak")
+    login(client, "dispatcher")
+    page = _text(client.get(f"/console/cases/{number}"))
+    assert 'value="GM0001"' not in page  # grid 1101's member, not the water company's
+    assert 'value="transport"' not in page
+    assert 'value="water_utility"' in page

@@ -171,6 +171,21 @@ def test_a_disabled_account_or_one_without_an_area_sees_nothing(services: Servic
             assert _seen(s, orphan, opened) == set()
 
 
+def test_a_grid_member_whose_staff_record_is_inactive_sees_nothing(services: Services) -> None:
+    with services.uow() as uow:
+        opened = _open_cases(uow)
+        s = uow.session
+        member = _user(s, "grid_member")
+        assert _seen(s, member, opened) == {"light_1101", "road_1101"}
+        staff = s.get(Staff, member.staff_id)
+        assert staff is not None
+        staff.active = False  # left the job: the account itself is still active
+        s.flush()
+        assert member.active
+        assert _seen(s, member, opened) == set()
+        assert not can_see(s, member, opened["light_1101"].id)
+
+
 def test_demo_accounts_are_tied_to_the_walkthrough(services: Services) -> None:
     with services.uow() as uow:
         s = uow.session
