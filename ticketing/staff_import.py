@@ -14,62 +14,25 @@ community, and ends up with at most one primary member.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.audit import record_change
-from ticketing.exceptions import InvalidInput
 from ticketing.imports import CHUNK, ImportResult, Progress, Rejections, no_progress
-from ticketing.models import (
-    Department,
-    EmploymentType,
-    Grid,
-    GridAssignment,
-    Region,
-    RegionLevel,
-    Staff,
-    StaffRole,
-)
-from ticketing.phones import to_e164
+from ticketing.models import Department, Grid, GridAssignment, Region, RegionLevel, Staff, StaffRole
 from ticketing.routing import AssignmentRole
+from ticketing.staff_csv import HEADER, StaffRow, parse_row, read_rows
 from ticketing.unit_of_work import UnitOfWork
 
-HEADER = (
-    "employee_no",
-    "name",
-    "phone",
-    "role",
-    "employment_type",
-    "region",
-    "department",
-    "language",
-    "grids",
-)
-LANGUAGES = ("zh-CN", "en-US")
-E = TypeVar("E", StaffRole, EmploymentType)
+__all__ = ["HEADER", "import_staff"]
+
 _FIELDS = ("name", "phone", "role", "employment_type", "region_id", "department_id", "language")
-
-
-@dataclass
-class _Row:
-    line: int
-    employee_no: str
-    name: str
-    phone: str
-    role: StaffRole
-    employment_type: EmploymentType | None
-    region: str
-    department: str
-    language: str
-    grids: list[tuple[str, AssignmentRole]]
 
 
 @dataclass(frozen=True)
@@ -97,12 +60,12 @@ def import_staff(
     call inside `with uow:`. Progress runs over checking, then writing."""
     result = ImportResult("staff")
     problems = Rejections()
-    records = _read_rows(source, problems)
+    records = read_rows(source, problems)
     total = 2 * len(records)
     result.rows = len(records)
     rows = []
     for n, (line, record) in enumerate(records):
-        row = _parse_row(line, record, problems)
+        row = parse_row(line, record, problems)
         if row is not None:
             rows.append(row)
         if n % CHUNK == CHUNK - 1:
@@ -118,116 +81,6 @@ def import_staff(
     uow.commit()
     on_progress(total, total)
     return result
-
-
-def _read_rows(source: str | bytes, problems: Rejections) -> list[tuple[int, dict[str, str]]]:
-    try:
-        text = source.decode("utf-8-sig") if isinstance(source, bytes) else source
-    except UnicodeDecodeError:
-        problems.add(-1, "file", "encoding", "not UTF-8 text")
-        return []
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip().lower() for name in next(reader, [])]
-    missing = [name for name in HEADER if name not in header]
-    unknown = [name for name in header if name not in HEADER]
-    if missing or unknown or len(set(header)) != len(header):
-        reason = f"expected the columns {','.join(HEADER)}"
-        if missing:
-            reason += f"; missing {','.join(missing)}"
-        if unknown:
-            reason += f"; unknown {','.join(unknown)}"
-        problems.add(-1, "line 1", "header", reason)
-        return []
-    records = []
-    try:
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(header):
-                problems.add(
-                    reader.line_num,
-                    f"line {reader.line_num}",
-                    "row",
-                    f"{len(cells)} values for {len(header)} columns",
-                )
-                continue
-            records.append(
-                (reader.line_num, {k: v.strip() for k, v in zip(header, cells, strict=True)})
-            )
-    except csv.Error as exc:
-        problems.add(-1, f"line {reader.line_num}", "row", f"unreadable CSV: {exc}")
-    return records
-
-
-def _parse_row(line: int, record: Mapping[str, str], problems: Rejections) -> _Row | None:
-    where = f"line {line}"
-
-    def refuse(field_name: str, reason: str) -> None:
-        problems.add(line, where, field_name, reason)
-
-    employee_no, name = record["employee_no"], record["name"]
-    if not employee_no or len(employee_no) > 32 or " " in employee_no:
-        refuse("employee_no", "required: at most 32 characters, no spaces")
-    if not name or len(name) > 100:
-        refuse("name", "required, at most 100 characters")
-    phone = ""
-    try:
-        phone = to_e164(record["phone"])
-    except InvalidInput as exc:
-        refuse("phone", str(exc))
-    role = _choice(StaffRole, record["role"])
-    if role is None:
-        refuse("role", f"{record['role']!r}: one of {', '.join(r.value for r in StaffRole)}")
-    employment = _choice(EmploymentType, record["employment_type"])
-    if record["employment_type"] and employment is None:
-        refuse(
-            "employment_type",
-            f"{record['employment_type']!r}: empty or one of "
-            + ", ".join(e.value for e in EmploymentType),
-        )
-    language = record["language"] or LANGUAGES[0]
-    if language not in LANGUAGES:
-        refuse("language", f"{language!r}: one of {', '.join(LANGUAGES)}")
-    grids = _parse_grids(record["grids"], refuse)
-    if grids and role is not None and role is not StaffRole.GRID_MEMBER:
-        refuse("grids", f"only grid members hold grids, not a {role.value}")
-    if problems.has(line) or role is None:
-        return None
-    return _Row(
-        line,
-        employee_no,
-        name,
-        phone,
-        role,
-        employment,
-        record["region"],
-        record["department"],
-        language,
-        grids,
-    )
-
-
-def _choice(kind: type[E], value: str) -> E | None:
-    try:
-        return kind(value.strip().lower())
-    except ValueError:
-        return None
-
-
-def _parse_grids(text: str, refuse: Any) -> list[tuple[str, AssignmentRole]]:
-    out: list[tuple[str, AssignmentRole]] = []
-    for item in filter(None, (part.strip() for part in text.split(";"))):
-        code, _, role_text = item.partition(":")
-        try:
-            role = AssignmentRole(role_text.strip().lower() or "primary")
-        except ValueError:
-            refuse("grids", f"{item!r}: the role after ':' is primary or backup")
-            continue
-        if code.strip() in (c for c, _ in out):
-            refuse("grids", f"grid {code.strip()} is listed twice")
-            continue
-        out.append((code.strip(), role))
-    return out
 
 
 def _known(session: Session) -> _Known:
@@ -262,7 +115,7 @@ def _known(session: Session) -> _Known:
     )
 
 
-def _check_against(rows: Sequence[_Row], known: _Known, problems: Rejections) -> None:
+def _check_against(rows: Sequence[StaffRow], known: _Known, problems: Rejections) -> None:
     """The checks that need the whole file or the database: uniqueness, references, roles."""
     seen_no: dict[str, int] = {}
     seen_phone: dict[str, int] = {}
@@ -282,7 +135,7 @@ def _check_against(rows: Sequence[_Row], known: _Known, problems: Rejections) ->
     _check_primaries(rows, known, problems)
 
 
-def _check_area(row: _Row, known: _Known, problems: Rejections) -> None:
+def _check_area(row: StaffRow, known: _Known, problems: Rejections) -> None:
     where = f"line {row.line}"
     region = known.regions.get(row.region) if row.region else None
     if row.region and region is None:
@@ -304,7 +157,7 @@ def _check_area(row: _Row, known: _Known, problems: Rejections) -> None:
             problems.add(row.line, where, "grids", f"grid {code} is not in community {row.region}")
 
 
-def _check_primaries(rows: Sequence[_Row], known: _Known, problems: Rejections) -> None:
+def _check_primaries(rows: Sequence[StaffRow], known: _Known, problems: Rejections) -> None:
     """After the import each grid may have one primary member at most."""
     replaced = {known.staff[row.employee_no].id for row in rows if row.employee_no in known.staff}
     by_id = {row.id: no for no, row in known.staff.items()}
@@ -329,7 +182,7 @@ def _check_primaries(rows: Sequence[_Row], known: _Known, problems: Rejections) 
                 holder[grid[0]] = f"{row.employee_no} (line {row.line})"
 
 
-def _write(session: Session, rows: Sequence[_Row], known: _Known, result: ImportResult) -> None:
+def _write(session: Session, rows: Sequence[StaffRow], known: _Known, result: ImportResult) -> None:
     inserts, updates = [], []
     changed: set[str] = set()
     for row in rows:
@@ -349,11 +202,11 @@ def _write(session: Session, rows: Sequence[_Row], known: _Known, result: Import
         elif any(values[f] != getattr(old, f) for f in _FIELDS):
             updates.append({"id": old.id, **values})
             changed.add(row.employee_no)
-    _free_phones(session, updates, known)
-    for start in range(0, len(inserts), CHUNK):
-        session.execute(insert(Staff), inserts[start : start + CHUNK])
+    _free_phones(session, [*updates, *inserts], known)
     for start in range(0, len(updates), CHUNK):
         session.execute(update(Staff), updates[start : start + CHUNK])
+    for start in range(0, len(inserts), CHUNK):
+        session.execute(insert(Staff), inserts[start : start + CHUNK])
     ids = dict(session.execute(select(Staff.employee_no, Staff.id)).all())
     changed |= _write_assignments(session, rows, ids, known, result)
     result.created = len(inserts)
@@ -361,11 +214,13 @@ def _write(session: Session, rows: Sequence[_Row], known: _Known, result: Import
     result.unchanged = len(rows) - result.created - result.updated
 
 
-def _free_phones(session: Session, updates: Sequence[dict[str, Any]], known: _Known) -> None:
-    """Members swapping phones in one file: park the old numbers first, so the unique
-    phone column never sees two rows with one number mid-update."""
+def _free_phones(session: Session, written: Sequence[dict[str, Any]], known: _Known) -> None:
+    """Park the numbers that change hands inside the file (two members swapping phones, a
+    new hire taking the old phone of a member who moved to a new one), so the unique phone
+    column never sees two rows with one number mid-write. The checks made sure every such
+    holder is in the file with a phone of their own, which their update then sets."""
     taken = {
-        u["phone"] for u in updates if known.phones.get(u["phone"]) not in (None, u["employee_no"])
+        w["phone"] for w in written if known.phones.get(w["phone"]) not in (None, w["employee_no"])
     }
     parked = [
         {"id": known.staff[no].id, "phone": f"#{known.staff[no].id}"}
@@ -378,7 +233,7 @@ def _free_phones(session: Session, updates: Sequence[dict[str, Any]], known: _Kn
 
 def _write_assignments(
     session: Session,
-    rows: Sequence[_Row],
+    rows: Sequence[StaffRow],
     ids: Mapping[str, int],
     known: _Known,
     result: ImportResult,

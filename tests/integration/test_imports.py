@@ -248,6 +248,28 @@ def test_two_members_can_swap_phones(services: Services, clock: FixedClock) -> N
     assert phones == {"CA01": "+8613603710002", "CA02": "+8613603710001"}
 
 
+def test_a_new_hire_takes_the_old_phone_of_a_member_who_moves_to_a_new_one(
+    services: Services, clock: FixedClock
+) -> None:
+    rows = [
+        "employee_no,name,phone,role,employment_type,region,department,language,grids",
+        "CA01,Agent One,+8613603719999,call_agent,,,,en-US,",
+        "CA99,New Hire,+8613603710001,call_agent,,,,en-US,",
+    ]
+    result = _staff(services, clock, "\n".join(rows))
+    assert result.ok, result.rejected
+    assert (result.created, result.updated) == (1, 1)
+    with services.uow() as uow:
+        phones = dict(
+            uow.session.execute(
+                select(Staff.employee_no, Staff.phone).where(
+                    Staff.employee_no.in_(["CA01", "CA99"])
+                )
+            ).all()
+        )
+    assert phones == {"CA01": "+8613603719999", "CA99": "+8613603710001"}
+
+
 def test_bad_staff_file_is_reported_whole_and_nothing_is_written(
     services: Services, clock: FixedClock
 ) -> None:
