@@ -1,9 +1,10 @@
 """Where a call's flow state and its answered steps live between Twilio's requests.
 
-Redis when REDIS_URL is set: every step of every call reads and writes its state, and a
-city hotline at peak runs hundreds of calls at once, which is work the case database
-should not carry. Without Redis (the embedded mode) the database keeps it on the call row
-and in `webhook_replies`, committed with the step's case in one transaction.
+Redis when REDIS_URL is set: the flow state and every step's TwiML are written on every
+step of every call (hundreds at once at peak), which the case database need not carry;
+the database keeps only the call row (who called, its case), locked while a step runs.
+Without Redis (the embedded mode) the database keeps it on the call row and in
+`webhook_replies`, committed with the step's case in one transaction.
 
 Either way a step's answer is kept under (CallSid, step), so when Twilio retries a
 request it gets the same TwiML back, and a per-call lock makes concurrent requests for
@@ -37,7 +38,8 @@ class CallStates(Protocol):
     def lock(self, uow: UnitOfWork, call_sid: str) -> Any:
         """A context manager held while one request of the call runs."""
 
-    def load(self, uow: UnitOfWork, call: Call) -> dict[str, Any] | None: ...
+    def load(self, uow: UnitOfWork, call: Call) -> dict[str, Any] | None:
+        """The kept document: {"flow": engine state, "step": the last step answered}."""
 
     def reply(self, uow: UnitOfWork, call_sid: str, step: int) -> str | None: ...
 
@@ -61,7 +63,7 @@ class DatabaseCallStates:
         yield
 
     def load(self, uow: UnitOfWork, call: Call) -> dict[str, Any] | None:
-        return call.state.get("flow_state")
+        return call.state.get("ivr")
 
     def reply(self, uow: UnitOfWork, call_sid: str, step: int) -> str | None:
         return uow.session.scalars(
@@ -73,7 +75,7 @@ class DatabaseCallStates:
     def stage(
         self, uow: UnitOfWork, call: Call, state: dict[str, Any], step: int, body: str
     ) -> None:
-        call.state = {**call.state, "flow_state": state}
+        call.state = {**call.state, "ivr": state}
         uow.session.add(WebhookReply(call_sid=call.call_sid, step=step, body=body))
 
     def settle(self, call_sid: str, state: dict[str, Any], step: int, body: str) -> None:

@@ -8,6 +8,7 @@ retries a request it gets the same TwiML back and nothing (a case, an SMS) happe
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from hotline import call_actions
 from hotline.bootstrap import TRANSCRIBE_JOB, Services
 from hotline.call_inputs import CallRequest, event_for
+from hotline.call_state import CallStates
 from hotline.ivr import engine
 from hotline.ivr.twiml import Urls, render
+from hotline.media.tokens import stream_token
 from hotline.speech_exchange import Expectation
 from ticketing import intake
 from ticketing.exceptions import InvalidInput, NotFound
@@ -48,8 +51,19 @@ def handle_step(services: Services, request: CallRequest) -> str:
 def _handle_step(services: Services, request: CallRequest) -> str:
     flow = services.flows[FLOW]
     states = services.call_states
+    event: engine.Event | None = None
+    if request.step > 1:
+        # Waiting for the media server or recognising a recording takes seconds: do it
+        # before taking the call's locks, so a retry or a status callback is not kept
+        # waiting and no database connection is held idle meanwhile.
+        with services.uow() as uow:
+            stored = states.reply(uow, request.call_sid, request.step)
+            if stored is not None:
+                return stored
+            saved = _saved(uow, states, _call(uow, request.call_sid, lock=False), request)
+        event = event_for(services, flow, engine.State.from_dict(saved["flow"]), request)
     with services.uow() as uow, states.lock(uow, request.call_sid):
-        call = _locked_call(uow, request.call_sid)
+        call = _call(uow, request.call_sid, lock=True)
         stored = states.reply(uow, request.call_sid, request.step)
         if stored is not None:
             return stored
@@ -59,26 +73,21 @@ def _handle_step(services: Services, request: CallRequest) -> str:
             call = _new_call(uow, request, services)
             result = engine.start(flow, call_actions.caller_context(uow, call.from_number))
         else:
-            if call is None:
-                raise NotFound(f"no call {request.call_sid}")
-            saved = states.load(uow, call)
-            expected = int(call.state.get("step", 0)) + 1
-            if saved is None or request.step != expected:
-                raise InvalidInput(f"step {request.step} is out of order; expected {expected}")
-            state = engine.State.from_dict(saved)
-            event = event_for(services, flow, state, request)
+            # Read again under the lock: a concurrent request may have moved the call on.
+            state = engine.State.from_dict(_saved(uow, states, call, request)["flow"])
+            assert event is not None  # computed above for every step after the first
             result = engine.receive(flow, state, event, call_actions.checks(uow))
+        assert call is not None
         had_case = call.ticket_id is not None
         while result.action is not None:
             done = call_actions.perform(result.action, result.state, call, uow, services)
             more = engine.receive(flow, result.state, done)
             result = engine.Step(more.state, result.outputs + more.outputs, more.action)
-        body = render(result, flow, _urls(services, request.step))
-        new_state = result.state.to_dict()
-        call.state = {**call.state, "step": request.step}
-        states.stage(uow, call, new_state, request.step, body)
+        body = render(result, flow, _urls(services, request))
+        document = {"flow": result.state.to_dict(), "step": request.step}
+        states.stage(uow, call, document, request.step, body)
         uow.commit()
-        states.settle(request.call_sid, new_state, request.step, body)
+        states.settle(request.call_sid, document, request.step, body)
         _listen(services, request, result)
         late = call.state.get("recording_status") or {}
         if not had_case and call.ticket_id and late.get("status") == "completed":
@@ -86,13 +95,35 @@ def _handle_step(services: Services, request: CallRequest) -> str:
         return body
 
 
-def _urls(services: Services, step: int) -> Urls:
+def _saved(
+    uow: UnitOfWork, states: CallStates, call: Call | None, request: CallRequest
+) -> dict[str, Any]:
+    """The call's kept state, checked to be the one this step follows.
+
+    The step number lives with the state (in Redis, or on the row), so a step whose
+    answer was never kept (the process died between the commit and Redis) is simply run
+    again when Twilio retries it.
+    """
+    if call is None:
+        raise NotFound(f"no call {request.call_sid}")
+    saved = states.load(uow, call)
+    expected = int(saved["step"]) + 1 if saved else 1
+    if saved is None or request.step != expected:
+        raise InvalidInput(f"step {request.step} is out of order; expected {expected}")
+    return saved
+
+
+def _urls(services: Services, request: CallRequest) -> Urls:
     media = services.settings.media_url
+    first = request.step == 1
     return Urls(
-        action=STEP_URL.format(step=step + 1),
+        action=STEP_URL.format(step=request.step + 1),
         recording_status=RECORDING_STATUS_URL,
-        stream=media if step == 1 else None,
+        stream=media if first and media else None,
         streaming=bool(media),
+        stream_token=stream_token(services.settings.webhook_token, request.call_sid)
+        if first and media
+        else None,
     )
 
 
@@ -112,11 +143,11 @@ def _listen(services: Services, request: CallRequest, result: engine.Step) -> No
     )
 
 
-def _locked_call(uow: UnitOfWork, call_sid: str) -> Call | None:
-    """The call row, locked until commit so Twilio's concurrent requests take turns."""
-    return uow.session.scalars(
-        select(Call).where(Call.call_sid == call_sid).with_for_update()
-    ).one_or_none()
+def _call(uow: UnitOfWork, call_sid: str, lock: bool) -> Call | None:
+    """The call row; locked until commit when `lock`, so Twilio's concurrent requests for
+    one call take turns."""
+    query = select(Call).where(Call.call_sid == call_sid)
+    return uow.session.scalars(query.with_for_update() if lock else query).one_or_none()
 
 
 def _new_call(uow: UnitOfWork, request: CallRequest, services: Services) -> Call:
@@ -139,7 +170,7 @@ def record_recording_status(
 ) -> None:
     """Keep the recording reference on the case, or on the call until the case exists."""
     with services.uow() as uow:
-        call = _locked_call(uow, call_sid)
+        call = _call(uow, call_sid, lock=True)
         if call is None:
             raise NotFound(f"no call {call_sid}")
         ticket = uow.session.get(Ticket, call.ticket_id) if call.ticket_id else None
@@ -161,14 +192,14 @@ def record_call_status(services: Services, call_sid: str, status: str) -> None:
     """Note how a call ended; a caller who hung up after choosing a category still gets
     a case (for triage and a call back) instead of a lost report."""
     with services.uow() as uow:
-        call = _locked_call(uow, call_sid)
+        call = _call(uow, call_sid, lock=True)
         if call is None:
             raise NotFound(f"no call {call_sid}")
         call.status = status
         if status in ENDED and call.ended_at is None:
             call.ended_at = services.clock()
             saved = services.call_states.load(uow, call) or {}
-            variables = saved.get("vars", {})
+            variables = saved.get("flow", {}).get("vars", {})
             if call.ticket_id is None and variables.get("category"):
                 call_actions.create_case(
                     variables,

@@ -232,6 +232,7 @@ class Simulator:
         self._validator = RequestValidator(auth_token)
         self._token = auth_token
         self._stream_url: str | None = None
+        self._stream_params: dict[str, str] = {}
         self._media: MediaStreamClient | None = None
         self._account = account_sid
         self._to = hotline_number
@@ -318,6 +319,10 @@ class Simulator:
                 stream = verb.find("Stream")
                 if stream is not None and stream.get("url"):
                     self._stream_url = stream.get("url")
+                    # Twilio hands the <Parameter>s back in the stream's start message.
+                    self._stream_params = {
+                        p.get("name", ""): p.get("value", "") for p in stream.iter("Parameter")
+                    }
             elif verb.tag == "Gather":
                 for inner in verb:
                     self._hear(inner, result)
@@ -366,7 +371,7 @@ class Simulator:
             from hotline.media.client import MediaStreamClient
 
             self._media = MediaStreamClient(self._stream_url, self._token)
-            self._media.open(base["CallSid"], {"From": base["From"]})
+            self._media.open(base["CallSid"], self._stream_params)
         self._media.send_wav(wav)
         result.conversation.append(f"caller says {wav.name} (media stream)")
 

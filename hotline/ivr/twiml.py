@@ -31,6 +31,7 @@ class Urls:
     recording_status: str
     stream: str | None = None  # open the media stream here (the call's first step)
     streaming: bool = False  # the call's audio reaches the media server
+    stream_token: str | None = None  # binds the stream to this call (hotline.media.tokens)
 
 
 def _say_into(target: VoiceResponse, say: Say, flow: Flow) -> None:
@@ -42,7 +43,9 @@ def render(step: Step, flow: Flow, urls: Urls) -> str:
     """The TwiML document for one step."""
     response = VoiceResponse()
     if urls.stream:
-        response.start().stream(url=urls.stream, track="inbound_track")
+        stream = response.start().stream(url=urls.stream, track="inbound_track")
+        if urls.stream_token:
+            stream.parameter(name="t", value=urls.stream_token)
     for output in step.outputs:
         if isinstance(output, Say):
             _say_into(response, output, flow)

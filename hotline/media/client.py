@@ -10,6 +10,7 @@ webhooks are signed with it).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import warnings
@@ -18,9 +19,11 @@ from pathlib import Path
 from types import TracebackType
 
 from twilio.request_validator import RequestValidator
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from hotline.media import protocol
+from hotline.media.tokens import PARAMETER, stream_token
 from hotline.speech.audio import decode_wav
 
 with warnings.catch_warnings():
@@ -86,13 +89,17 @@ class MediaStreamClient:
         )
         self._ws = self._stack.enter_context(connection)
         self.call_sid = call_sid
+        params = dict(custom_parameters or {})
+        # The first step's TwiML carries this token; a caller of the client that did not
+        # read it from TwiML (tests, benchmarks) gets the one our webhook would have sent.
+        params.setdefault(PARAMETER, stream_token(self.token, call_sid))
         self._send(protocol.encode(protocol.Connected()))
         start = protocol.Start(
             sequence_number=self._next(),
             stream_sid=self.stream_sid,
             account_sid=self.account_sid,
             call_sid=call_sid,
-            custom_parameters=dict(custom_parameters or {}),
+            custom_parameters=params,
         )
         self._send(protocol.encode(start))
 
@@ -147,9 +154,12 @@ class MediaStreamClient:
             if self.call_sid is not None:
                 stop = protocol.Stop(self._next(), self.stream_sid, self.account_sid, self.call_sid)
                 self._send(protocol.encode(stop))
+        except ConnectionClosed:
+            pass  # the server hung up first (a refused stream): nothing left to stop
         finally:
             self._ws = None
-            self._stack.close()
+            with contextlib.suppress(ConnectionClosed, OSError):
+                self._stack.close()
 
     def _pace(self) -> None:
         if not self.realtime:

@@ -30,6 +30,7 @@ from hotline.bootstrap import Services
 from hotline.media import protocol
 from hotline.media.config import MEDIA_PATH, MediaSettings
 from hotline.media.session import CallSession, MediaStats
+from hotline.media.tokens import PARAMETER, token_matches
 from hotline.speech.audio import mulaw_to_pcm16
 from hotline.speech.engines import parse_config
 from hotline.speech.recognizers import Stream
@@ -135,6 +136,12 @@ class MediaServer:
                     self.stats.add("bad_messages")
                     continue
                 if isinstance(message, protocol.Start) and session is None:
+                    token = message.custom_parameters.get(PARAMETER, "")
+                    if not token_matches(self.config.token, message.call_sid, token):
+                        log.warning("call %s: stream token missing or wrong", message.call_sid)
+                        self.stats.add("bad_tokens")
+                        await connection.close(1008, "bad stream token")
+                        return None
                     session = self._start(message)
                     await session.refresh(force=True)
                 elif isinstance(message, protocol.Media) and session is not None:

@@ -49,7 +49,9 @@ class MediaStats:
     bad_messages: int = 0
     frames: int = 0  # media frames taken in
     errors: int = 0
-    latencies: list[float] = field(default_factory=list)  # endpoint -> published, seconds
+    bad_tokens: int = 0  # streams whose start did not carry their call's token
+    # endpoint -> published, seconds; the newest only, so a long-running server stays small
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, name: str, amount: int = 1) -> None:

@@ -42,8 +42,33 @@ def test_a_call_runs_on_redis_state_and_retries_replay(
         from ticketing.models import Call
 
         call = uow.session.scalars(select(Call).where(Call.call_sid == base["CallSid"])).one()
-        assert "flow_state" not in call.state  # the state lives in Redis, not on the row
+        assert "ivr" not in call.state  # the state lives in Redis, not on the row
         saved = redis_states.load(uow, call)
     assert saved is not None
-    assert saved["node"] == "main_menu"
-    assert saved["vars"]["language"] == "en-US"
+    assert saved["step"] == 2
+    assert saved["flow"]["node"] == "main_menu"
+    assert saved["flow"]["vars"]["language"] == "en-US"
+
+
+def test_a_step_whose_answer_was_never_kept_runs_again_on_the_retry(
+    services: Services, redis_states: RedisCallStates
+) -> None:
+    """The process dies between the commit and the Redis write: Twilio's retry of that
+    step must be answered (from the state before it), not refused as out of order."""
+    app = create_app(services=services)
+    simulator = Simulator(FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN)
+    base = {"CallSid": "CA" + "8" * 32, "From": "+8613812345678", "To": "+8637112345"}
+    simulator.post("/twilio/voice/incoming", base)
+    settle = redis_states.settle
+
+    def dies(*args: object) -> None:
+        raise ConnectionError("Redis went away")
+
+    redis_states.settle = dies  # type: ignore[method-assign]
+    failed = simulator.send("POST", "/twilio/voice/step/2", {**base, "Digits": "2"})
+    assert failed.status == 500
+    redis_states.settle = settle  # type: ignore[method-assign]
+    retried = simulator.post("/twilio/voice/step/2", {**base, "Digits": "2"}).body
+    assert "To report a problem, say report or press 1." in retried
+    reported = simulator.post("/twilio/voice/step/3", {**base, "Digits": "1"}).body
+    assert "In a few words, what is the problem?" in reported

@@ -279,3 +279,23 @@ def test_a_recogniser_is_opened_only_when_the_caller_speaks(
     assert result is not None
     assert result["value"] == "yes"
     assert media_server.stats.streams_opened == 1
+
+
+def test_a_stream_claiming_a_call_without_its_token_is_dropped(
+    media_server: MediaServerHandle, exchange: MemorySpeechExchange
+) -> None:
+    """A replayed upgrade signature is not enough: the start must carry the call's token."""
+    call = new_call()
+    exchange.expect(Expectation(call, "2", "en-US", "yesno"))
+    with MediaStreamClient(media_server.url(), TOKEN, timeout=10.0) as client:
+        client.open(call, {"t": "forged"})
+
+        def keep_speaking() -> None:
+            for _ in range(50):
+                client.send_wav(speech("yes_en_us"))
+                time.sleep(0.05)
+
+        with pytest.raises(ConnectionClosed):
+            keep_speaking()
+    assert exchange.wait(call, "2", 0.5) is None
+    assert media_server.stats.bad_tokens == 1
