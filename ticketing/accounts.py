@@ -3,8 +3,9 @@
 Passwords are hashed with the standard library's scrypt, so the core needs no extra
 package. The stored string names its parameters (`scrypt$n$r$p$salt$hash`), so they can be
 raised later: old hashes still verify, and `needs_rehash` tells the login to upgrade them.
-A failed login gives the same answer for an unknown username and a wrong password, and
-costs the same time, so the form cannot be used to find out who has an account.
+A failed login gives the same answer for an unknown username, a wrong password and a
+locked or disabled account, and costs the same time, so the form cannot be used to find out
+who has an account. Failures are counted in SQL, so parallel guesses cannot undercount.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.account_models import User, UserRole
@@ -35,7 +36,11 @@ MAX_PASSWORD_LENGTH = 200
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9._-]{2,59}")
-WRONG_CREDENTIALS = "Wrong username or password."
+# The one answer to every refused login: it must not tell a locked or unknown account apart.
+WRONG_CREDENTIALS = (
+    f"Wrong username or password. After {MAX_FAILED_LOGINS} failed logins in a row an account "
+    f"is locked for {LOCKOUT.seconds // 60} minutes; an administrator can unlock it sooner."
+)
 
 
 def _b64(raw: bytes) -> str:
@@ -223,53 +228,83 @@ class LoginResult:
         return self.user is not None
 
 
-def authenticate(
-    session: Session, username: str, password: str, now: datetime, zone: tzinfo = UTC
-) -> LoginResult:
+def authenticate(session: Session, username: str, password: str, now: datetime) -> LoginResult:
     """Check a login and count failures; the caller commits either way, so the count sticks.
 
     After MAX_FAILED_LOGINS failures in a row the account is locked for LOCKOUT; while it is,
-    even the right password is refused, and the answer says until when (in `zone`).
+    even the right password is refused. Every refusal (unknown name, wrong password, locked
+    or disabled account) gives the same WRONG_CREDENTIALS and costs one scrypt, so neither
+    the page nor the time taken says whether a username exists or is locked.
     """
     user = find_user(session, username)
     if user is None:
         verify_password(password, _dummy_hash())
         return LoginResult(None, WRONG_CREDENTIALS)
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(None, _locked_message(user.locked_until, zone))
-    if not verify_password(password, user.password_hash) or not user.active:
-        return _count_failure(session, user, now, zone)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    right = verify_password(password, user.password_hash)  # also when locked: same cost
+    locked = user.locked_until is not None and user.locked_until > now
+    if locked:
+        return LoginResult(None, WRONG_CREDENTIALS)
+    if not right or not user.active:
+        _count_failure(session, user, now)
+        return LoginResult(None, WRONG_CREDENTIALS)
+    if not _claim_login(session, user, now):  # locked meanwhile by a parallel attempt
+        return LoginResult(None, WRONG_CREDENTIALS)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return LoginResult(user)
 
 
-def _count_failure(session: Session, user: User, now: datetime, zone: tzinfo) -> LoginResult:
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins < MAX_FAILED_LOGINS:
-        return LoginResult(None, WRONG_CREDENTIALS)
-    user.failed_logins = 0
-    user.locked_until = now + LOCKOUT
-    record_change(
-        session,
-        "system",
-        "user.lockout",
-        now,
-        target=f"user:{user.username}",
-        data={"until": user.locked_until.isoformat()},
-    )
-    return LoginResult(None, _locked_message(user.locked_until, zone))
+def _claim_login(session: Session, user: User, now: datetime) -> bool:
+    """Reset the count and stamp the login, unless a lock landed since `user` was read.
+
+    One UPDATE with the lock in its WHERE: PostgreSQL re-checks the row after waiting for a
+    parallel attempt's lock, so a lockout committed meanwhile wins over this login.
+    """
+    claimed = session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            User.active,
+            or_(User.locked_until.is_(None), User.locked_until <= now),
+        )
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .returning(User.id),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    session.expire(user, ["failed_logins", "locked_until", "last_login_at", "active"])
+    return claimed is not None
 
 
-def _locked_message(until: datetime, zone: tzinfo) -> str:
-    local = until.astimezone(zone)
-    return (
-        f"Too many failed logins: this account is locked until {local:%H:%M}. "
-        "Try again then, or ask an administrator to unlock it."
-    )
+def _count_failure(session: Session, user: User, now: datetime) -> None:
+    """Add one failure in SQL (`failed_logins + 1 ... RETURNING`), never over a copy read
+    earlier: parallel attempts each count, so guessing in parallel still reaches the lock.
+    The lock is set by the attempt whose count reaches the limit (one audit row)."""
+    count = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+        .returning(User.failed_logins),
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+    if count >= MAX_FAILED_LOGINS:
+        until = now + LOCKOUT
+        locked = session.execute(
+            update(User)
+            .where(User.id == user.id, User.failed_logins >= MAX_FAILED_LOGINS)
+            .values(failed_logins=0, locked_until=until)
+            .returning(User.id),
+            execution_options={"synchronize_session": False},
+        ).scalar_one_or_none()
+        if locked is not None:
+            record_change(
+                session,
+                "system",
+                "user.lockout",
+                now,
+                target=f"user:{user.username}",
+                data={"until": until.isoformat()},
+            )
+    session.expire(user, ["failed_logins", "locked_until"])
 
 
 def unlock(session: Session, username: str, actor: str, now: datetime) -> User:

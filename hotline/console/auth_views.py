@@ -57,13 +57,7 @@ def login_post() -> tuple[str, int] | WerkzeugResponse:
     else:
         app_services = services()
         with app_services.uow() as uow:
-            result = accounts.authenticate(
-                uow.session,
-                username,
-                password,
-                app_services.clock(),
-                app_services.settings.timezone,
-            )
+            result = accounts.authenticate(uow.session, username, password, app_services.clock())
             uow.commit()  # the failure count and a lockout must stick too
             if result.user is not None:
                 log_in(result.user)

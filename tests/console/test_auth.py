@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from hotline import users_cli
 from hotline.app import create_app
@@ -19,6 +21,10 @@ from tests.conftest import FixedClock
 from tests.console.conftest import TEST_PASSWORDS, Login, csrf_token, post
 from ticketing import accounts
 from ticketing.account_models import AuditEntry, User, UserRole
+
+
+def _user_in(session: Session, username: str) -> User:
+    return session.scalars(select(User).where(User.username == username)).one()
 
 
 def _user(services: Services, username: str) -> User:
@@ -72,21 +78,92 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(
     assert _user(services, "agent").failed_logins == 1
 
 
+def _alert(page: str) -> str:
+    found = re.search(r'<div class="form-error" role="alert">(.*?)</div>', page, re.S)
+    assert found, page[-500:]
+    return found.group(1)
+
+
 def test_five_failures_lock_the_account_for_15_minutes(
     client: FlaskClient, console_users: dict[str, str], services: Services, clock: FixedClock
 ) -> None:
     for _ in range(accounts.MAX_FAILED_LOGINS - 1):
         assert accounts.WRONG_CREDENTIALS in _try(client, "supervisor", "wrong-password-1")
     fifth = _try(client, "supervisor", "wrong-password-1")
-    # 02:30 UTC + 15 min is 10:45 in Shanghai, the installation's time zone
-    assert "locked until 10:45" in fifth
-    assert "locked until 10:45" in _try(client, "supervisor", console_users["supervisor"])
+    assert _user(services, "supervisor").locked_until == clock.now + accounts.LOCKOUT
+    # Locked, even the right password is refused, with the very answer an unknown name gets:
+    # the page never tells an existing account from a made-up one.
+    locked = _try(client, "supervisor", console_users["supervisor"])
+    unknown = _try(client, "no-such-user", console_users["supervisor"])
+    assert _alert(fifth) == _alert(locked) == _alert(unknown) == accounts.WRONG_CREDENTIALS
+    assert "locked for 15 minutes" in accounts.WRONG_CREDENTIALS
     assert client.get("/account").status_code == 302
     [entry] = _audit(services, "user.lockout")
     assert entry.target == "user:supervisor"
     clock.now += timedelta(minutes=16)
     _try(client, "supervisor", console_users["supervisor"])
     assert client.get("/account").status_code == 200
+
+
+def test_failures_are_counted_in_the_database_not_over_a_stale_copy(
+    services: Services, console_users: dict[str, str], clock: FixedClock
+) -> None:
+    """Parallel attempts each read the row, then write their count: a read-modify-write in
+    Python loses all but one of them (READ COMMITTED), so the lockout never comes. Here the
+    session's copy of the user is stale (0) while the row holds the other attempts' count."""
+    with services.uow() as uow:
+        s = uow.session
+        user = _user_in(s, "agent")
+        assert user.failed_logins == 0
+        others = accounts.MAX_FAILED_LOGINS - 1  # counted meanwhile by parallel requests
+        s.execute(
+            update(User).where(User.id == user.id).values(failed_logins=others),
+            execution_options={"synchronize_session": False},
+        )
+        result = accounts.authenticate(s, "agent", "wrong-password-1", clock.now)
+        uow.commit()
+    assert not result.ok
+    locked = _user(services, "agent")
+    assert locked.locked_until == clock.now + accounts.LOCKOUT  # the fifth failure locks
+    assert locked.failed_logins == 0
+    assert len(_audit(services, "user.lockout")) == 1
+
+
+def test_every_refusal_costs_one_scrypt_of_the_same_size(
+    services: Services,
+    console_users: dict[str, str],
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unknown name, wrong password, locked account, disabled account: the same work (one
+    scrypt with today's parameters), so the time taken does not tell them apart."""
+    accounts._dummy_hash()  # made once, before counting
+    calls: list[tuple[int, int, int]] = []
+    real = accounts._scrypt
+
+    def counted(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        calls.append((n, r, p))
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(accounts, "_scrypt", counted)
+    with services.uow() as uow:
+        s = uow.session
+        _user_in(s, "supervisor").locked_until = clock.now + timedelta(minutes=5)
+        _user_in(s, "dispatcher").active = False
+        s.flush()
+        tries = [
+            ("nobody-here", "wrong-password-1"),
+            ("agent", "wrong-password-1"),
+            ("supervisor", console_users["supervisor"]),  # right password, locked
+            ("dispatcher", console_users["dispatcher"]),  # right password, disabled
+        ]
+        answers = []
+        for username, password in tries:
+            calls.clear()
+            result = accounts.authenticate(s, username, password, clock.now)
+            answers.append(result.error)
+            assert calls == [(accounts.SCRYPT_N, accounts.SCRYPT_R, accounts.SCRYPT_P)], username
+    assert answers == [accounts.WRONG_CREDENTIALS] * len(tries)
 
 
 def test_the_users_cli_unlocks_a_locked_account(
