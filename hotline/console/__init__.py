@@ -8,10 +8,12 @@ from datetime import timedelta
 from flask import Flask, Response, request
 
 SESSION_LIFETIME = timedelta(hours=12)
+UPLOAD_FRAMING = 1024 * 1024  # the other fields and the multipart framing around a file
 
 
 def register(app: Flask) -> None:
     """Register the console's blueprints, session settings, template globals and errors."""
+    from hotline import attachments
     from hotline.console import (
         admin_schedule_views,
         admin_views,
@@ -22,7 +24,13 @@ def register(app: Flask) -> None:
         new_case_views,
         queue_views,
     )
-    from hotline.console.base import csrf_token, template_globals
+    from hotline.console.base import (
+        DEFAULT_MAX_BODY,
+        allow_body,
+        csrf_token,
+        limit_body,
+        template_globals,
+    )
     from hotline.console.errors import install_error_pages, wants_json
 
     # One line a console module: its blueprint.
@@ -38,6 +46,23 @@ def register(app: Flask) -> None:
     ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+
+    # Request bodies: 1 MB unless configured, more only where a form uploads files. Checked
+    # first of all (before the CSRF check reads the form), so nothing big is ever parsed.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_BODY
+    allow_body(
+        "admin.import_post",
+        admin_views.MAX_UPLOAD + UPLOAD_FRAMING,
+        "The file is over 200 MB: import it with `hotline import` on the server.",
+    )
+    allow_body(
+        "mobile.note",
+        mobile_views.MAX_REQUEST_BYTES,
+        f"The photos are too large: send at most {attachments.MAX_PHOTOS} photos of "
+        f"{attachments.MAX_PHOTO_BYTES // (1024 * 1024)} MB each.",
+    )
+    app.before_request_funcs.setdefault(None, []).insert(0, limit_body)
 
     public = app.extensions["hotline"].settings.public_base_url or ""
     app.config.update(

@@ -89,6 +89,57 @@ def console_blueprint(
     return bp
 
 
+# ---------------------------------------------------------------- request size
+
+DEFAULT_MAX_BODY = 1024 * 1024  # every console form but the uploads fits in far less
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """A larger body allowed on one endpoint, and what to say when even that is exceeded."""
+
+    max_bytes: int
+    message: str
+
+
+# Endpoint -> its larger limit; every other request gets MAX_CONTENT_LENGTH (see register).
+BODY_LIMITS: dict[str, BodyLimit] = {}
+
+
+def allow_body(endpoint: str, max_bytes: int, message: str) -> None:
+    """Let `endpoint` take bodies up to `max_bytes` (an upload form)."""
+    BODY_LIMITS[endpoint] = BodyLimit(max_bytes, message)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size // 1024} KB"
+
+
+def limit_body() -> None:
+    """Refuse (413) a body larger than its endpoint accepts, before anything reads it.
+
+    Runs first among the app's before-request functions, so before the CSRF check parses
+    the form: an anonymous POST of a gigabyte is refused on its Content-Length and never
+    spooled to disk. A body without a length (chunked) is cut off at the same limit by
+    Werkzeug when the form is read.
+    """
+    limit = BODY_LIMITS.get(request.endpoint or "")
+    default = current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BODY
+    max_bytes = limit.max_bytes if limit else int(default)
+    request.max_content_length = max_bytes
+    size = request.content_length
+    if size is not None and size > max_bytes:
+        abort(
+            413,
+            limit.message
+            if limit
+            else (
+                f"What was sent ({_megabytes(size)}) is more than this page accepts "
+                f"({_megabytes(max_bytes)}). Nothing was saved: go back and send less."
+            ),
+        )
+
+
 # ---------------------------------------------------------------- CSRF
 
 
