@@ -2,29 +2,32 @@
 
 The place is found by typing (the gazetteer's fuzzy search, `/console/places?q=`) or by
 clicking the map (`/console/places?lat=&lon=` names the grid); either way the grid comes
-from the in-memory `Locator`, built once per process and rebuilt when the grids or places
-tables change size (an import), which a cheap count notices on the next search.
+from the in-memory `Locator` of `hotline.console.maps`, rebuilt when an import changed the
+grids or places (a cheap stamp, read on every search, notices).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, require_role, services
+from hotline.console.dashboard_views import map_tiles
+from hotline.console.maps import city_bounds, locator, parse_place_id, parse_point
 from ticketing import agent_moves
 from ticketing.account_models import UserRole
 from ticketing.catalogue import Priority
 from ticketing.exceptions import DomainError, InvalidInput
 from ticketing.intake import NewCase
 from ticketing.models import Category, Grid, Place
-from ticketing.places import Locator
+
+# The map helpers are exported too: case_views.py still imports them from here.
+__all__ = ["bp", "city_bounds", "locator", "parse_place_id", "parse_point"]
 
 bp = console_blueprint("new_case", __name__, url_prefix="/console")
 
@@ -35,46 +38,6 @@ SOURCES = (("agent_call", "A live call"), ("walk_in", "A walk-in"))
 MAX_QUERY = 100
 RESULTS = 8
 GRIDS_IN_BOX = 400
-
-_lock = threading.Lock()
-_locators: dict[str, tuple[tuple[int, ...], Locator]] = {}
-
-
-def _signature(session: Session) -> tuple[int, ...]:
-    grids = session.execute(select(func.count(), func.max(Grid.id))).one()
-    places = session.execute(select(func.count(), func.max(Place.id))).one()
-    return tuple(int(v or 0) for v in (*grids, *places))
-
-
-def locator(session: Session) -> Locator:
-    """The process's place index for this database, rebuilt when an import changed it."""
-    key = str(session.get_bind().engine.url)
-    signature = _signature(session)
-    with _lock:
-        cached = _locators.get(key)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        built = Locator.load(session)
-        _locators[key] = (signature, built)
-        return built
-
-
-def parse_point(lat: str, lon: str) -> tuple[float, float] | None:
-    """A map click's coordinates, None when none were sent; InvalidInput if unreadable."""
-    if not lat.strip() and not lon.strip():
-        return None
-    try:
-        return float(lat), float(lon)
-    except ValueError as exc:
-        raise InvalidInput(f"{lat!r}, {lon!r} is not a point on the map") from exc
-
-
-def parse_place_id(value: str) -> int | None:
-    if not value.strip():
-        return None
-    if not value.strip().isdigit():
-        raise InvalidInput(f"{value!r} is not a place of the gazetteer")
-    return int(value)
 
 
 @bp.get("/places")
@@ -163,8 +126,6 @@ def _form_context(session: Session, typed: Typed) -> dict[str, Any]:
         .where(Category.active)
         .order_by(Category.name_en)
     ).all()
-    from hotline.console.dashboard_views import map_tiles
-
     return {
         "categories": [(c, f"{en} / {zh} ({p.value})") for c, en, zh, p in categories],
         "priorities": [("", "the category's own")] + [(p.value, p.value) for p in Priority],
@@ -175,21 +136,6 @@ def _form_context(session: Session, typed: Typed) -> dict[str, Any]:
         "tiles": map_tiles(),
         "bounds": city_bounds(session),
     }
-
-
-def city_bounds(session: Session) -> list[list[float]] | None:
-    """The box around every grid's centre, where the map opens."""
-    row = session.execute(
-        select(
-            func.min(Grid.centre_lat),
-            func.min(Grid.centre_lon),
-            func.max(Grid.centre_lat),
-            func.max(Grid.centre_lon),
-        )
-    ).one()
-    if row[0] is None:
-        return None
-    return [[row[0], row[1]], [row[2], row[3]]]
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -275,18 +221,7 @@ def _create(
     app = services()
     now = app.clock()
     with app.uow() as uow:
-        grid_code = None
-        if place_id is not None or point is not None:
-            where = point
-            if place_id is not None:
-                place = uow.session.get(Place, place_id)
-                if place is None:
-                    raise InvalidInput(f"no place {place_id} in the gazetteer")
-                where = (place.lat, place.lon)
-            assert where is not None
-            grid_code = locator(uow.session).grid_at(*where)
-            if grid_code is None:
-                raise InvalidInput(f"{where[0]:.5f}, {where[1]:.5f} lies outside every grid")
+        grid_code = _grid_of(uow.session, place_id, point)
         new = NewCase(
             category_code=values["category"],
             location_code=grid_code,
@@ -312,3 +247,23 @@ def _create(
         else:
             summary = "sent to the department's queue"
         return ticket.number, summary
+
+
+def _grid_of(
+    session: Session, place_id: int | None, point: tuple[float, float] | None
+) -> str | None:
+    """The grid of the chosen place (or else the clicked point); None when neither was
+    given; InvalidInput when the place is unknown or lies outside every grid."""
+    if place_id is not None:
+        place = session.get(Place, place_id)
+        if place is None:
+            raise InvalidInput(f"no place {place_id} in the gazetteer")
+        where = (place.lat, place.lon)
+    elif point is not None:
+        where = point
+    else:
+        return None
+    grid_code = locator(session).grid_at(*where)
+    if grid_code is None:
+        raise InvalidInput(f"{where[0]:.5f}, {where[1]:.5f} lies outside every grid")
+    return grid_code

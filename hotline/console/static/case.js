@@ -14,6 +14,14 @@
     });
   }
 
+  /* Leaflet inserts a string given to bindTooltip as HTML: grid names come from an
+   * imported file, so they go in as the text of an element instead. */
+  function textElement(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
   function drawMap(box) {
     if (!box || !window.L) return null;
     var L = window.L;
@@ -56,7 +64,7 @@
         div.textContent = answer.too_many ? "Zoom in to see the grids." : "";
         answer.grids.forEach(function (g) {
           L.geoJSON(g.polygon, { style: { color: "#5b6573", weight: 1, fillOpacity: 0.03 }, interactive: false })
-            .bindTooltip(g.code + " " + g.name).addTo(around);
+            .bindTooltip(textElement(g.code + " " + g.name)).addTo(around);
         });
       }).catch(function () {});
     }

@@ -55,6 +55,14 @@
     return HEAT[step];
   }
 
+  /* Leaflet inserts a string given to bindTooltip as HTML: grid names come from an
+   * imported file, so they go in as the text of an element instead. */
+  function textElement(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
   function drawMap() {
     var box = document.getElementById("hotspot-map");
     if (!box || typeof window.L === "undefined") return;
@@ -71,7 +79,7 @@
       });
       var tip = g.code + " " + g.name + ": " + g.open + " open" +
         (g.overdue ? ", " + g.overdue + " overdue" : "");
-      layer.bindTooltip(tip);
+      layer.bindTooltip(textElement(tip));
       layers.addLayer(layer);
     });
     layers.addTo(map);
