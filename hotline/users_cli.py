@@ -73,7 +73,7 @@ def demo_logins(var_dir: Path) -> list[str]:
 
 @click.group()
 def users() -> None:
-    """Console accounts: add, list, unlock, set a password."""
+    """Console accounts: add, list, disable, enable, unlock, set a password."""
 
 
 def _services() -> Services:
@@ -185,5 +185,30 @@ def users_password(username: str, password_stdin: bool) -> None:
             )
             uow.commit()
             click.echo(f"new password set for {user.username}")
+    except DomainError as exc:
+        _fail(exc)
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account: it cannot log in, and its open sessions end on their next click."""
+    _set_active(username, False)
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Enable a disabled account again (its password is unchanged)."""
+    _set_active(username, True)
+
+
+def _set_active(username: str, active: bool) -> None:
+    services = _services()
+    try:
+        with services.uow() as uow:
+            user = accounts.set_active(uow.session, username, active, cli_actor(), services.clock())
+            uow.commit()
+            click.echo(f"{'enabled' if active else 'disabled'} {user.username}")
     except DomainError as exc:
         _fail(exc)

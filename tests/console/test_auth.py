@@ -441,3 +441,41 @@ def test_the_users_cli_adds_lists_and_resets(
     assert unknown.exit_code == 1
     assert "There is no user 'nobody'" in unknown.output
     assert {e.target for e in _audit(services, "user.add")} >= {"user:li.na", "user:zhou"}
+
+
+def test_the_users_cli_disables_and_enables_an_account(
+    app: Flask,
+    login: Login,
+    console_users: dict[str, str],
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(users_cli, "_services", lambda: services)
+    runner = CliRunner()
+    logged_in = login(app.test_client(), "dispatcher")
+    assert logged_in.get("/account").status_code == 200
+    disabled = runner.invoke(users, ["disable", "dispatcher"])
+    assert disabled.exit_code == 0, disabled.output
+    assert "disabled dispatcher" in disabled.output
+    listed = runner.invoke(users, ["list"]).output.splitlines()
+    assert "disabled" in next(line for line in listed if line.startswith("dispatcher "))
+    # the open session ends on its next click; a new login is refused like any other
+    assert logged_in.get("/account").headers["Location"] == "/login?next=/account"
+    fresh = app.test_client()
+    refused = _try(fresh, "dispatcher", console_users["dispatcher"])
+    assert accounts.WRONG_CREDENTIALS in refused
+    assert fresh.get("/account").status_code == 302
+    enabled = runner.invoke(users, ["enable", "dispatcher"])
+    assert enabled.exit_code == 0, enabled.output
+    _try(fresh, "dispatcher", console_users["dispatcher"])
+    assert fresh.get("/account").status_code == 200
+    audit = [(e.action, e.target, e.actor) for e in _audit(services, "user.disable")]
+    audit += [(e.action, e.target, e.actor) for e in _audit(services, "user.enable")]
+    assert [(a, t) for a, t, _ in audit] == [
+        ("user.disable", "user:dispatcher"),
+        ("user.enable", "user:dispatcher"),
+    ]
+    assert all(actor.startswith("cli:") for _, _, actor in audit)
+    unknown = runner.invoke(users, ["disable", "nobody"])
+    assert unknown.exit_code == 1
+    assert "There is no user 'nobody'" in unknown.output
