@@ -8,10 +8,12 @@ from the name or the browser's word: a script renamed `x.png` is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,25 +66,47 @@ def attachments_dir(var_dir: Path) -> Path:
     return var_dir / "attachments"
 
 
-def store_photo(var_dir: Path, case_number: str, data: bytes, kind: PhotoKind) -> tuple[str, str]:
-    """Write the bytes (once: same bytes, same file) and return (sha256, relative path)."""
+@dataclass(frozen=True)
+class StoredPhoto:
+    sha256: str
+    relative: str  # the path under the attachments folder, as case_attachments keeps it
+    created: bool  # False when the same bytes were already stored (by another note)
+
+
+def store_photo(var_dir: Path, case_number: str, data: bytes, kind: PhotoKind) -> StoredPhoto:
+    """Write the bytes (once: same bytes, same file) and say where, and if this call
+    wrote them."""
     if not _NUMBER.match(case_number):
         raise ValueError(f"not a case number: {case_number!r}")
     digest = hashlib.sha256(data).hexdigest()
     relative = f"{case_number}/{digest}.{kind.extension}"
     target = attachments_dir(var_dir) / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside then renamed, so a reader never sees half a photo.
-        handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    return digest, relative
+    if target.exists():
+        return StoredPhoto(digest, relative, created=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside then renamed, so a reader never sees half a photo.
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return StoredPhoto(digest, relative, created=True)
+
+
+def discard(var_dir: Path, stored: Sequence[StoredPhoto]) -> None:
+    """Remove the files these calls of `store_photo` wrote (a note that was then refused),
+    and the case's folder if that leaves it empty. Files that were there before are kept:
+    another note's row points at them."""
+    for photo in stored:
+        if not photo.created or not _STORED.match(photo.relative):
+            continue
+        path = attachments_dir(var_dir) / photo.relative
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: the case has other photos
+            path.parent.rmdir()
 
 
 def stored_file(var_dir: Path, relative: str) -> Path | None:

@@ -141,12 +141,7 @@ def add_note(
 ) -> int:
     """A progress note, with photos, in the case's history; the status is left alone.
     Returns the note's event id."""
-    text = _clean(text)
-    if not text and not photos:
-        raise InvalidInput("write a note or add a photo")
-    staff, ticket = _member_and_case(uow, link)
-    if not TRANSITIONS[ticket.status]:
-        raise InvalidTransition(f"case {ticket.number} is {ticket.status}: the file is shut")
+    staff, ticket, text = _note_allowed(uow, link, text, len(photos))
     actor = f"staff:{staff.id}"
     event = record_event(ticket, "note", actor, now, note=text, data={"photos": len(photos)})
     uow.session.flush()
@@ -166,6 +161,24 @@ def add_note(
         )
     uow.commit()
     return event.id
+
+
+def check_note(uow: UnitOfWork, link: CaseLink, text: str, photo_count: int) -> None:
+    """Raise what `add_note` would raise for this note, so the edge can refuse it before
+    it stores any photo."""
+    _note_allowed(uow, link, text, photo_count)
+
+
+def _note_allowed(
+    uow: UnitOfWork, link: CaseLink, text: str, photo_count: int
+) -> tuple[Staff, Ticket, str]:
+    text = _clean(text)
+    if not text and not photo_count:
+        raise InvalidInput("write a note or add a photo")
+    staff, ticket = _member_and_case(uow, link)
+    if not TRANSITIONS[ticket.status]:
+        raise InvalidTransition(f"case {ticket.number} is {ticket.status}: the file is shut")
+    return staff, ticket, text
 
 
 def photo(uow: UnitOfWork, link: CaseLink, attachment_id: int) -> Attachment:

@@ -9,15 +9,17 @@ refusal is a short page in the phone layout, with the hotline's number, never a 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline import attachments
 from hotline.bootstrap import Services
+from hotline.console.base import services
 from hotline.console.dashboard_views import map_tiles
 from ticketing import case_links, linked_cases
 from ticketing.case_links import CaseLink, ExpiredLink, LinkError, MalformedLink, TamperedLink
@@ -57,20 +59,15 @@ LINK_PAGES: dict[type[LinkError], tuple[int, str, str]] = {
 }
 
 
-def _services() -> Services:
-    found: Services = current_app.extensions["hotline"]
-    return found
-
-
 def _link(token: str) -> CaseLink:
-    services = _services()
-    return case_links.read_token(services.settings.secret_key, token, services.clock())
+    app = services()
+    return case_links.read_token(app.settings.secret_key, token, app.clock())
 
 
 def _check_form(token: str) -> None:
     """Refuse a POST whose form token is not this link's (a form from another site)."""
     sent = request.form.get(FORM_FIELD, "")
-    if not case_links.form_token_ok(_services().settings.secret_key, token, sent):
+    if not case_links.form_token_ok(services().settings.secret_key, token, sent):
         raise _Refused(
             400,
             "This form could not be trusted",
@@ -96,10 +93,10 @@ def case_page(token: str) -> str | tuple[str, int]:
 def accept(token: str) -> WerkzeugResponse | tuple[str, int]:
     link = _link(token)
     _check_form(token)
-    services = _services()
+    app = services()
     try:
-        with services.uow() as uow:
-            linked_cases.accept(uow, link, services.clock())
+        with app.uow() as uow:
+            linked_cases.accept(uow, link, app.clock())
     except (InvalidInput, InvalidTransition) as exc:
         return _page(token, link, error=_reason(exc)), 409
     return _back(token, "accepted")
@@ -109,11 +106,11 @@ def accept(token: str) -> WerkzeugResponse | tuple[str, int]:
 def resolve(token: str) -> WerkzeugResponse | tuple[str, int]:
     link = _link(token)
     _check_form(token)
-    services = _services()
+    app = services()
     note = request.form.get("note", "")
     try:
-        with services.uow() as uow:
-            linked_cases.resolve(uow, link, note, services.clock())
+        with app.uow() as uow:
+            linked_cases.resolve(uow, link, note, app.clock())
     except (InvalidInput, InvalidTransition) as exc:
         code = 400 if isinstance(exc, InvalidInput) else 409
         return _page(token, link, error=_reason(exc), done_note=note), code
@@ -125,12 +122,10 @@ def note(token: str) -> WerkzeugResponse | tuple[str, int]:
     request.max_content_length = MAX_REQUEST_BYTES
     link = _link(token)
     _check_form(token)
-    services = _services()
+    app = services()
     text = request.form.get("note", "")
     try:
-        photos = _photos(services, link.number, request.files.getlist("photos"))
-        with services.uow() as uow:
-            linked_cases.add_note(uow, link, text, photos, services.clock())
+        _add_note(app, link, text, _checked_photos(request.files.getlist("photos")))
     except (attachments.RejectedPhoto, InvalidInput, InvalidTransition) as exc:
         code = 409 if isinstance(exc, InvalidTransition) else 400
         return _page(token, link, error=_reason(exc), note_text=text), code
@@ -141,11 +136,11 @@ def note(token: str) -> WerkzeugResponse | tuple[str, int]:
 def photo(token: str, photo_id: int) -> WerkzeugResponse:
     """A photo of the case, for the member the link is for, while they hold the case."""
     link = _link(token)
-    services = _services()
-    with services.uow() as uow:
+    app = services()
+    with app.uow() as uow:
         found = linked_cases.photo(uow, link, photo_id)
         stored, content_type = found.stored_path, found.content_type
-    path = attachments.stored_file(services.settings.var_dir, stored)
+    path = attachments.stored_file(app.settings.var_dir, stored)
     if path is None:
         raise NotFound("the photo's file is missing")
     response = send_file(path, mimetype=content_type, max_age=0)
@@ -154,24 +149,64 @@ def photo(token: str, photo_id: int) -> WerkzeugResponse:
     return response
 
 
-def _photos(services: Services, number: str, files: list[FileStorage]) -> list[linked_cases.Photo]:
-    """Check every uploaded photo, then store them; none is kept if one is refused."""
+@dataclass(frozen=True)
+class _Checked:
+    name: str
+    data: bytes
+    kind: attachments.PhotoKind
+
+
+def _checked_photos(files: list[FileStorage]) -> list[_Checked]:
+    """Every uploaded photo read and checked; RejectedPhoto for the first one refused."""
     chosen = [f for f in files if f.filename]
     if len(chosen) > attachments.MAX_PHOTOS:
         raise attachments.RejectedPhoto(f"add at most {attachments.MAX_PHOTOS} photos at a time")
     checked = []
     for upload in chosen:
+        name = upload.filename or ""
         data = upload.read(attachments.MAX_PHOTO_BYTES + 1)
-        checked.append(
-            (upload.filename or "photo", data, attachments.check_photo(upload.filename or "", data))
-        )
-    photos = []
-    for name, data, kind in checked:
-        digest, relative = attachments.store_photo(services.settings.var_dir, number, data, kind)
-        photos.append(
-            linked_cases.Photo(name[-200:], kind.content_type, len(data), digest, relative)
-        )
-    return photos
+        checked.append(_Checked(name or "photo", data, attachments.check_photo(name, data)))
+    return checked
+
+
+def _add_note(app: Services, link: CaseLink, text: str, checked: list[_Checked]) -> None:
+    """Check the note, then store its photos and save it; a refused note never reaches the
+    disk, and a note that fails after all takes the files it wrote with it."""
+    with app.uow() as uow:
+        linked_cases.check_note(uow, link, text, len(checked))
+        photos, written = _store(app, link.number, checked)
+        try:
+            linked_cases.add_note(uow, link, text, photos, app.clock())
+        except BaseException:  # the case moved on meanwhile, or the commit failed
+            attachments.discard(app.settings.var_dir, written)
+            raise
+
+
+def _store(
+    app: Services, number: str, checked: list[_Checked]
+) -> tuple[list[linked_cases.Photo], list[attachments.StoredPhoto]]:
+    """Store the checked photos: the rows to write, and the files written (to discard if
+    the note is not saved after all). All or none: a failed write discards the others."""
+    var_dir = app.settings.var_dir
+    photos: list[linked_cases.Photo] = []
+    written: list[attachments.StoredPhoto] = []
+    try:
+        for photo in checked:
+            stored = attachments.store_photo(var_dir, number, photo.data, photo.kind)
+            written.append(stored)
+            photos.append(
+                linked_cases.Photo(
+                    photo.name[-200:],
+                    photo.kind.content_type,
+                    len(photo.data),
+                    stored.sha256,
+                    stored.relative,
+                )
+            )
+    except BaseException:
+        attachments.discard(var_dir, written)
+        raise
+    return photos, written
 
 
 def _page(
@@ -183,16 +218,16 @@ def _page(
     note_text: str = "",
     done_note: str = "",
 ) -> str:
-    services = _services()
-    now = services.clock()
-    with services.uow() as uow:
+    app = services()
+    now = app.clock()
+    with app.uow() as uow:
         case = linked_cases.view(uow, link)
-    tz = services.settings.timezone
+    tz = app.settings.timezone
     return render_template(
         "console/mobile/case.html",
         case=case,
         token=token,
-        form_token=case_links.form_token(services.settings.secret_key, token),
+        form_token=case_links.form_token(app.settings.secret_key, token),
         accept_by=linked_cases.local_time(case.accept_by, tz, now),
         resolve_by=linked_cases.local_time(case.resolve_by, tz, now),
         notes=[(n, linked_cases.local_time(n.at, tz, now)) for n in case.notes],
@@ -202,7 +237,7 @@ def _page(
         error=error,
         note_text=note_text,
         done_note=done_note,
-        hotline_number=services.settings.twilio_from_number,
+        hotline_number=app.settings.twilio_from_number,
     )
 
 
@@ -232,7 +267,7 @@ def _refusal(code: int, title: str, message: str) -> tuple[str, int]:
             code=code,
             title=title,
             message=message,
-            hotline_number=_services().settings.twilio_from_number,
+            hotline_number=services().settings.twilio_from_number,
         )
     except Exception:
         log.exception("the mobile refusal page failed")

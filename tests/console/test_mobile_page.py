@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from hotline import attachments
 from hotline.bootstrap import Services, case_links
 from hotline.settings import Settings
 from tests.conftest import PUBLIC_BASE_URL, FixedClock
@@ -225,6 +226,58 @@ def test_a_file_that_is_not_a_photo_is_refused_with_the_reason_and_nothing_kept(
     assert no_note.status_code == 400
     assert "what was done" in no_note.text
     assert _case(services, number) == before
+
+
+def _stored_files(services: Services) -> list[Path]:
+    folder = services.settings.var_dir / "attachments"
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_a_refused_photo_note_leaves_no_file_behind(
+    services: Services, client: FlaskClient, opened: tuple[str, str, str]
+) -> None:
+    number, path, token = opened
+
+    def send(note: str) -> int:
+        photo = (io.BytesIO(png_bytes(4, 4)), "lamp.png")
+        return client.post(
+            f"{path}/note",
+            data={"form_token": token, "note": note, "photos": photo},
+            content_type="multipart/form-data",
+        ).status_code
+
+    assert send("x" * 2001) == 400  # too long a note
+    assert _stored_files(services) == []
+    with services.uow() as uow:
+        ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        other = uow.session.scalars(
+            select(Staff)
+            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
+            .join(Grid, Grid.id == GridAssignment.grid_id)
+            .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.BACKUP)
+        ).first()
+        assert other is not None
+        cases.reassign(uow, ticket, other, None, "agent:1", "on leave", services.clock())
+        uow.commit()
+    assert send("photo of the lamp") == 403  # the case went to someone else
+    assert _stored_files(services) == []
+    with services.uow() as uow:
+        assert uow.session.scalars(select(Attachment.id)).all() == []
+
+
+def test_discarding_a_refused_notes_photos_keeps_files_other_notes_share(
+    tmp_path: Path,
+) -> None:
+    png, other = png_bytes(), png_bytes(5, 1)
+    first = attachments.store_photo(tmp_path, "C1", png, attachments.PNG)
+    again = attachments.store_photo(tmp_path, "C1", png, attachments.PNG)
+    fresh = attachments.store_photo(tmp_path, "C1", other, attachments.PNG)
+    assert (first.created, again.created, fresh.created) == (True, False, True)
+    attachments.discard(tmp_path, [again, fresh])
+    assert attachments.stored_file(tmp_path, first.relative) is not None
+    assert attachments.stored_file(tmp_path, fresh.relative) is None
+    attachments.discard(tmp_path, [first])
+    assert not (tmp_path / "attachments" / "C1").exists()
 
 
 def test_forms_without_this_links_token_are_refused(
