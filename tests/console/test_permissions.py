@@ -4,9 +4,12 @@ The table is the specification: it is not derived from the views' own role lists
 that lets the wrong role in (or keeps the right one out) fails here. A route added to a
 console blueprint without a row in the table fails `test_the_table_covers_every_route`.
 
-Outcomes are classes of response, not exact codes:
-- OK: the view ran for this user: 200, a redirect elsewhere than the login page, or a form
-  re-shown with its reason (400/409, since the matrix posts empty forms).
+Outcomes are classes of response, not exact codes, and each row says which one each role
+gets, so a view that breaks (an error page, or refusing a good form) fails its row:
+- OK: the view ran and did its job: 200, or a redirect elsewhere than the login page.
+- SHOWN: the view ran and re-showed its form with the reason (400/403/409 on the view's own
+  page, with a role="alert" message), the answer to the empty or out-of-area form the row
+  sends; an error page (class "error-page") is never SHOWN.
 - LOGIN: a redirect to /login (not logged in; or logging out).
 - FORBIDDEN: 403, the role may not use this route.
 - MISSING: 404, nothing this user may see (another grid's case, a case with no recording).
@@ -32,7 +35,8 @@ from ticketing import intake
 from ticketing.account_models import User
 from ticketing.case_links import make_token
 
-OK, LOGIN, FORBIDDEN, MISSING, BAD_LINK = "ok", "login", "forbidden", "missing", "bad-link"
+OK, SHOWN, LOGIN = "ok", "shown", "login"
+FORBIDDEN, MISSING, BAD_LINK = "forbidden", "missing", "bad-link"
 ROLES = ("agent", "supervisor", "dispatcher", "grid_member", "admin", "anonymous")
 # The console's blueprints; the mobile page is one too, though it has no session.
 BLUEPRINTS = frozenset(
@@ -49,6 +53,7 @@ class Row:
     method: str
     url: str  # {seen}: a case every role sees; {other}: another street's case; {link}: mobile
     expect: tuple[str, str, str, str, str, str]  # in the order of ROLES
+    form: tuple[tuple[str, str], ...] = ()  # what a POST sends (besides the CSRF token)
 
 
 def _all(outcome: str) -> tuple[str, str, str, str, str, str]:
@@ -57,9 +62,13 @@ def _all(outcome: str) -> tuple[str, str, str, str, str, str]:
 
 # agent, supervisor, dispatcher, grid_member, admin, anonymous
 EVERY_USER = (OK, OK, OK, OK, OK, LOGIN)
+EVERY_USER_SHOWN = (SHOWN, SHOWN, SHOWN, SHOWN, SHOWN, LOGIN)
 ADMIN_ONLY = (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, LOGIN)
+ADMIN_SHOWN = (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, SHOWN, LOGIN)
 NOT_GRID_MEMBER = (OK, OK, OK, FORBIDDEN, OK, LOGIN)
 CREATORS = (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, LOGIN)
+CREATORS_SHOWN = (SHOWN, FORBIDDEN, FORBIDDEN, FORBIDDEN, SHOWN, LOGIN)
+NOTE = (("note", "from the permission matrix"),)
 # A move or a recording that does not exist, for everyone who may see the case.
 NOTHING_THERE = (MISSING, MISSING, MISSING, MISSING, MISSING, LOGIN)
 # Another street's case (street S2, streetlight): only agents and administrators see it.
@@ -69,9 +78,9 @@ TABLE: tuple[Row, ...] = (
     # login, account, static files
     Row("console.index", "GET", "/", (OK, OK, OK, OK, OK, LOGIN)),
     Row("console.login", "GET", "/login", _all(OK)),
-    Row("console.login_post", "POST", "/login", _all(OK)),
+    Row("console.login_post", "POST", "/login", _all(SHOWN)),  # "Enter your username..."
     Row("console.account", "GET", "/account", EVERY_USER),
-    Row("console.account_post", "POST", "/account", EVERY_USER),
+    Row("console.account_post", "POST", "/account", EVERY_USER_SHOWN),
     Row("console.static", "GET", "/console/static/app.css", _all(OK)),
     # the queue
     Row("queue.queue", "GET", "/console/queue", EVERY_USER),
@@ -79,21 +88,35 @@ TABLE: tuple[Row, ...] = (
     # case pages
     Row("cases.case_page", "GET", "/console/cases/{seen}", EVERY_USER),
     Row("cases.case_page", "GET", "/console/cases/{other}", ALL_SEEING),
-    Row("cases.act", "POST", "/console/cases/{seen}/note", EVERY_USER),
-    Row("cases.act", "POST", "/console/cases/{other}/note", ALL_SEEING),
+    Row("cases.act", "POST", "/console/cases/{seen}/note", EVERY_USER, NOTE),
+    Row("cases.act", "POST", "/console/cases/{seen}/note", EVERY_USER_SHOWN),  # empty note
+    Row("cases.act", "POST", "/console/cases/{other}/note", ALL_SEEING, NOTE),
     Row(
         "cases.act",
         "POST",
         "/console/cases/{seen}/category",
-        (OK, OK, FORBIDDEN, FORBIDDEN, OK, LOGIN),
+        (SHOWN, SHOWN, FORBIDDEN, FORBIDDEN, SHOWN, LOGIN),
     ),
-    Row("cases.act", "POST", "/console/cases/{seen}/assign", (OK, OK, OK, FORBIDDEN, OK, LOGIN)),
+    Row(
+        "cases.act",
+        "POST",
+        "/console/cases/{seen}/assign",
+        (OK, OK, OK, FORBIDDEN, OK, LOGIN),
+        (("department", "water_utility"), ("reason", "matrix")),
+    ),
+    Row(  # a grid member of another street and no department: outside both areas
+        "cases.act",
+        "POST",
+        "/console/cases/{seen}/assign",
+        (OK, SHOWN, SHOWN, FORBIDDEN, OK, LOGIN),
+        (("staff", "GM0225"), ("reason", "matrix")),
+    ),
     Row("cases.act", "POST", "/console/cases/{seen}/no-such-move", NOTHING_THERE),
     Row("cases.recording", "GET", "/console/cases/{seen}/recording", NOTHING_THERE),
     Row("cases.recording", "GET", "/console/cases/{other}/recording", NOTHING_THERE),
     # new cases and the gazetteer
     Row("new_case.new_case", "GET", "/console/cases/new", CREATORS),
-    Row("new_case.new_case", "POST", "/console/cases/new", CREATORS),
+    Row("new_case.new_case", "POST", "/console/cases/new", CREATORS_SHOWN),
     Row("new_case.places", "GET", "/console/places?q=gate", NOT_GRID_MEMBER),
     Row(
         "new_case.grids_in_box",
@@ -107,34 +130,34 @@ TABLE: tuple[Row, ...] = (
     # administration
     Row("admin.index", "GET", "/console/admin", ADMIN_ONLY),
     Row("admin.import_page", "GET", "/console/admin/import", ADMIN_ONLY),
-    Row("admin.import_post", "POST", "/console/admin/import", ADMIN_ONLY),
+    Row("admin.import_post", "POST", "/console/admin/import", ADMIN_SHOWN),
     Row("admin.categories", "GET", "/console/admin/categories", ADMIN_ONLY),
-    Row("admin.category_add", "POST", "/console/admin/categories", ADMIN_ONLY),
+    Row("admin.category_add", "POST", "/console/admin/categories", ADMIN_SHOWN),
     Row("admin.category_edit", "GET", "/console/admin/categories/street_light", ADMIN_ONLY),
-    Row("admin.category_save", "POST", "/console/admin/categories/street_light", ADMIN_ONLY),
+    Row("admin.category_save", "POST", "/console/admin/categories/street_light", ADMIN_SHOWN),
     Row("admin.audit", "GET", "/console/admin/audit", ADMIN_ONLY),
     Row("admin.audit_csv", "GET", "/console/admin/audit.csv", ADMIN_ONLY),
     Row("admin_schedule.staff_list", "GET", "/console/admin/staff", ADMIN_ONLY),
     Row("admin_schedule.staff_roster", "GET", "/console/admin/staff/GM0001", ADMIN_ONLY),
-    Row("admin_schedule.shift_add", "POST", "/console/admin/staff/GM0001/shifts", ADMIN_ONLY),
+    Row("admin_schedule.shift_add", "POST", "/console/admin/staff/GM0001/shifts", ADMIN_SHOWN),
     Row(
         "admin_schedule.shift_remove",
         "POST",
         "/console/admin/staff/GM0001/shifts/999999/remove",  # re-shown: "no such entry"
-        ADMIN_ONLY,
+        ADMIN_SHOWN,
     ),
-    Row("admin_schedule.leave_add", "POST", "/console/admin/staff/GM0001/leave", ADMIN_ONLY),
+    Row("admin_schedule.leave_add", "POST", "/console/admin/staff/GM0001/leave", ADMIN_SHOWN),
     Row(
         "admin_schedule.leave_remove",
         "POST",
         "/console/admin/staff/GM0001/leave/999999/remove",
-        ADMIN_ONLY,
+        ADMIN_SHOWN,
     ),
     Row("admin_schedule.calendar", "GET", "/console/admin/calendar", ADMIN_ONLY),
-    Row("admin_schedule.calendar_add", "POST", "/console/admin/calendar", ADMIN_ONLY),
-    Row("admin_schedule.calendar_remove", "POST", "/console/admin/calendar/remove", ADMIN_ONLY),
+    Row("admin_schedule.calendar_add", "POST", "/console/admin/calendar", ADMIN_SHOWN),
+    Row("admin_schedule.calendar_remove", "POST", "/console/admin/calendar/remove", ADMIN_SHOWN),
     Row("admin_schedule.sla", "GET", "/console/admin/sla", ADMIN_ONLY),
-    Row("admin_schedule.sla_new_version", "POST", "/console/admin/sla/street_light", ADMIN_ONLY),
+    Row("admin_schedule.sla_new_version", "POST", "/console/admin/sla/street_light", ADMIN_SHOWN),
     # the grid member's phone page: the signed link is the credential, whoever holds it
     Row("mobile.case_page", "GET", "/m/{link}", _all(OK)),
     Row("mobile.case_page", "GET", "/m/{forged}", _all(FORBIDDEN)),
@@ -154,11 +177,15 @@ def outcome(response: TestResponse) -> str:
     if status in (301, 302, 303):
         path = urlsplit(response.headers.get("Location", "")).path
         return LOGIN if path == "/login" else OK
-    if status in (200, 409):
+    if status == 200:
         return OK
-    if status == 400:
-        # A form re-shown with its reason on a console page; the mobile page's own refusal.
-        return BAD_LINK if "could not be trusted" in response.get_data(as_text=True) else OK
+    page = response.get_data(as_text=True)
+    if status == 400 and "could not be trusted" in page:
+        return BAD_LINK  # the mobile page's refusal of a form without the link's token
+    if status in (400, 403, 409) and 'role="alert"' in page and "error-page" not in page:
+        return SHOWN
+    if status in (400, 409):
+        return f"HTTP {status} (an error page, not the form with its reason)"
     return {403: FORBIDDEN, 404: MISSING}.get(status, f"HTTP {status}")
 
 
@@ -212,7 +239,7 @@ def test_each_role_gets_what_the_table_says(
         if row.method == "GET":
             response = client.get(url)
         else:
-            response = client.post(url, data={"csrf_token": csrf_token(client)})
+            response = client.post(url, data={**dict(row.form), "csrf_token": csrf_token(client)})
         got = outcome(response)
         if got != row.expect[column]:
             wrong.append(f"{row.method} {row.url}: expected {row.expect[column]}, got {got}")
