@@ -2,8 +2,9 @@
 
 Run from the repository root:  .venv/bin/python bench/sla_sweep.py [--open N] [--max-seconds S]
 
-It builds a fresh `hotline_sla_bench` database (Alembic schema, the demo city), bulk-loads
-N open cases (default 1,000,000) with COPY, and measures `ticketing.sla_service.sweep`:
+It builds a fresh `hotline_sla_bench` database (`--database` names another; Alembic schema,
+the demo city), bulk-loads N open cases (default 1,000,000) with COPY, and measures
+`ticketing.sla_sweep.sweep`:
 with nothing due (p50/p95, and the plan of its selecting query), with 10,000 cases due
 (the time to fire them all, the rungs and SMS written), and the same due counts at a
 tenth of the open cases, so that time can be seen to follow the due cases, not the open
@@ -55,7 +56,8 @@ from ticketing.models import Base, Category, Escalation, Grid, GridAssignment, T
 from ticketing.routing import AssignmentRole
 from ticketing.seeding import load_demo_city
 from ticketing.sla import SlaPolicy, choose_policy, pauses
-from ticketing.sla_service import PolicyCatalog, load_catalog, pause_history, sweep
+from ticketing.sla_service import PolicyCatalog, load_catalog, pause_history
+from ticketing.sla_sweep import sweep
 from ticketing.unit_of_work import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +67,7 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
 DATABASE = "hotline_sla_bench"
 PG = "host=127.0.0.1 port=5432 user=postgres"
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
-LOCK_FILE = Path(tempfile.gettempdir()) / "hotline-sla-bench.lock"
+
 TARGET_IDLE_MS = 50.0
 TARGET_DUE, TARGET_DUE_S = 10_000, 5.0
 DUE_WINDOW = timedelta(hours=24)  # a due case's rung fell due within the last day
@@ -142,6 +144,11 @@ SELECT * FROM (
       FROM escalations WHERE ticket_id BETWEEN %(lo)s AND %(hi)s
 ) AS history ORDER BY 2
 """
+
+
+def lock_file(database: str) -> Path:
+    """One run per database at a time: two runs would drop each other's tables."""
+    return Path(tempfile.gettempdir()) / f"hotline-sla-bench-{database}.lock"
 
 
 class BenchError(RuntimeError):
@@ -1026,7 +1033,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="profile even if on target")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="whole-run budget")
     parser.add_argument("--seed", type=int, default=1127)
+    parser.add_argument(
+        "--database",
+        default=DATABASE,
+        help=f"database to create and drop ({DATABASE}); its own, when others run benches too",
+    )
     args = parser.parse_args(argv)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database):
+        parser.error("--database must be a plain lower-case identifier")
     if not 1000 <= args.open <= 5_000_000:
         parser.error("--open must be between 1,000 and 5,000,000")
     if not 30 <= args.max_seconds <= 3600:
@@ -1060,7 +1074,11 @@ def alarm(seconds: float) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global DATABASE, URL
     args = parse_args(argv)
+    DATABASE = args.database
+    URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
+    lock_path = lock_file(DATABASE)
     budget = Budget(args.max_seconds)
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
@@ -1068,11 +1086,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     results = Results()
-    with LOCK_FILE.open("w") as lock:
+    with lock_path.open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"another run holds {LOCK_FILE}; its database is ours too", file=sys.stderr)
+            print(f"another run holds {lock_path}; its database is ours too", file=sys.stderr)
             return 2
         code = 0
         try:

@@ -1,18 +1,16 @@
-"""Keeping each case's SLA columns true, and the sweep that fires escalations.
+"""Keeping each case's SLA columns true: the policy catalogue, deadlines, policy versions.
 
 `refresh_deadlines` runs inside every service that changes what the SLA depends on
 (assignment, acceptance, resolution, pauses, category or priority), so the indexed
-`next_escalation_at` column is always the next moment anything can fire. The sweep
-reads only rows whose moment has come, so its cost follows the due cases, not the open
-ones; each rung it fires is a unique row, so a second sweeper or a retry fires nothing.
+`next_escalation_at` column is always the next moment anything can fire. The sweep that
+fires the rungs when that moment comes lives in `ticketing.sla_sweep`, which builds on the
+catalogue and ladders here.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +18,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ticketing import messages
 from ticketing.business_time import (
     BusinessCalendar,
     Window,
@@ -28,24 +25,11 @@ from ticketing.business_time import (
     official_china_workday,
     weekdays,
 )
-from ticketing.case_records import case_facts, queue_sms, record_event
 from ticketing.catalogue import Priority
-from ticketing.escalation import Clock, Level, RunningClock, Step, due, next_time, schedule
+from ticketing.escalation import Clock, Level, RunningClock, Step, Timelines, next_time, schedule
 from ticketing.exceptions import InvalidInput, NotFound
 from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
-from ticketing.models import (
-    CalendarRow,
-    Escalation,
-    GridAssignment,
-    Region,
-    SlaPolicyRow,
-    SlaRuleRow,
-    Staff,
-    StaffRole,
-    Ticket,
-    TicketEvent,
-)
-from ticketing.routing import AssignmentRole
+from ticketing.models import CalendarRow, Escalation, SlaPolicyRow, SlaRuleRow, Ticket
 from ticketing.sla import PolicyRule, SlaPolicy, choose_policy, deadlines, pauses
 from ticketing.unit_of_work import UnitOfWork
 
@@ -150,13 +134,18 @@ def _fired(session: Session, ticket: Ticket) -> set[tuple[Clock, Level]]:
     }
 
 
-def _schedule(session: Session, ticket: Ticket, catalog: PolicyCatalog) -> list[Step]:
+def escalation_steps(
+    ticket: Ticket, catalog: PolicyCatalog, timelines: Timelines | None = None
+) -> list[Step]:
+    """Every rung of the case's running clocks, from its policy, calendar and pauses
+    (`timelines` lets many cases share the calendar walk; see `escalation.schedule`)."""
     assert ticket.sla_policy_id is not None
     policy = catalog.policies[ticket.sla_policy_id]
     return schedule(
         catalog.calendar_of(ticket.sla_policy_id),
         _clocks(ticket, policy),
         pauses(pause_history(ticket)),
+        timelines=timelines,
     )
 
 
@@ -192,204 +181,25 @@ def refresh_deadlines(
     )
     ticket.accept_by, ticket.resolve_by = found.accept_by, found.resolve_by
     fired = set() if fresh else _fired(session, ticket)  # a new case has fired nothing
-    ticket.next_escalation_at = next_time(_schedule(session, ticket, catalog), fired)
+    ticket.next_escalation_at = next_time(escalation_steps(ticket, catalog), fired)
 
 
 def sweep(uow: UnitOfWork, now: datetime, limit: int = 1000) -> int:
-    """Fire every escalation due by `now` (at most `limit` cases); return how many fired."""
-    return sweep_batch(uow, now, limit)[1]
+    """Fire every escalation due by `now` (at most `limit` cases); see `ticketing.sla_sweep`.
+
+    Kept here for the callers that know the sweep by this module; the import is inside
+    because the sweep's module builds on this one.
+    """
+    from ticketing import sla_sweep
+
+    return sla_sweep.sweep(uow, now, limit)
 
 
 def sweep_batch(uow: UnitOfWork, now: datetime, limit: int = 1000) -> tuple[int, int]:
-    """One batch of the sweep: returns (cases taken, rungs fired); call again while the
-    batch was full.
+    """One batch of the sweep, (cases taken, rungs fired); see `ticketing.sla_sweep`."""
+    from ticketing import sla_sweep
 
-    Rows are taken with FOR UPDATE SKIP LOCKED, so concurrent sweepers share the work
-    instead of repeating it. What every case needs (policies, who to notify, what fired
-    before) is read once for the batch, and nothing is flushed until the commit.
-    """
-    # A batch makes thousands of short-lived ORM objects and frees them all at the end;
-    # the cyclic collector scanning them midway cost a third of the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _sweep_batch(uow, now, limit)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _sweep_batch(uow: UnitOfWork, now: datetime, limit: int) -> tuple[int, int]:
-    session = uow.session
-    catalog = load_catalog(session)
-    tickets = session.scalars(
-        select(Ticket)
-        .where(Ticket.next_escalation_at <= now)
-        .order_by(Ticket.next_escalation_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Ticket)
-        .options(
-            # Only the events deadlines depend on: a case's whole history is not needed.
-            selectinload(Ticket.events.and_(TicketEvent.kind.in_(CLOCK_EVENTS))),
-            selectinload(Ticket.category),
-            selectinload(Ticket.grid),
-            selectinload(Ticket.community),
-            selectinload(Ticket.assignee),
-        )
-    ).all()
-    if not tickets:
-        return 0, 0
-    directory = Directory(session)
-    fired_before = _fired_many(session, tickets)
-    with session.no_autoflush:
-        fired = sum(
-            _fire_due(uow, t, catalog, directory, fired_before.get(t.id, set()), now)
-            for t in tickets
-        )
-    uow.commit()
-    return len(tickets), fired
-
-
-def _fired_many(session: Session, tickets: Sequence[Ticket]) -> dict[int, set[tuple[Clock, Level]]]:
-    """The rungs already fired for the current deadline versions of a batch of cases."""
-    versions = {
-        t.id: {Clock.ACCEPT: t.assignment_version, Clock.RESOLVE: t.deadline_version}
-        for t in tickets
-    }
-    found: dict[int, set[tuple[Clock, Level]]] = defaultdict(set)
-    rows = session.execute(
-        select(
-            Escalation.ticket_id, Escalation.clock, Escalation.level, Escalation.deadline_version
-        ).where(Escalation.ticket_id.in_(versions))
-    )
-    for ticket_id, clock, level, version in rows:
-        if versions[ticket_id][Clock(clock)] == version:
-            found[ticket_id].add((Clock(clock), Level(level)))
-    return found
-
-
-def _fire_due(
-    uow: UnitOfWork,
-    ticket: Ticket,
-    catalog: PolicyCatalog,
-    directory: Directory,
-    fired: set[tuple[Clock, Level]],
-    now: datetime,
-) -> int:
-    session = uow.session
-    if ticket.status not in OPEN_STATUSES or ticket.sla_policy_id is None:
-        ticket.next_escalation_at = None
-        return 0
-    calendar = catalog.calendar_of(ticket.sla_policy_id)
-    if not calendar.always_open and not calendar.is_open(now):
-        ticket.next_escalation_at = calendar.next_open(now)  # no SMS at night
-        return 0
-    steps = _schedule(session, ticket, catalog)
-    to_fire = due(steps, fired, now)
-    for step in to_fire:
-        version = (
-            ticket.assignment_version if step.clock is Clock.ACCEPT else ticket.deadline_version
-        )
-        session.add(
-            Escalation(
-                ticket_id=ticket.id,
-                clock=step.clock.value,
-                deadline_version=version,
-                level=step.level.value,
-                due_at=step.at,
-                fired_at=now,
-            )
-        )
-        fired.add((step.clock, step.level))
-        _notify(uow, ticket, step, calendar, directory.recipients(ticket, step.level), now)
-    ticket.next_escalation_at = next_time(steps, fired)
-    return len(to_fire)
-
-
-def _ancestor(region: Region | None, levels: int) -> Region | None:
-    for _ in range(levels):
-        region = region.parent if region is not None else None
-    return region
-
-
-class Directory:
-    """Who to notify, read once per sweep batch instead of a few queries per rung."""
-
-    def __init__(self, session: Session) -> None:
-        self.supervisors: dict[int | None, list[Staff]] = defaultdict(list)
-        self.dispatchers: dict[int | None, list[Staff]] = defaultdict(list)
-        self.backups: dict[int, list[Staff]] = defaultdict(list)
-        people = session.scalars(
-            select(Staff)
-            .where(
-                Staff.active.is_(True),
-                Staff.role.in_([StaffRole.SUPERVISOR, StaffRole.DISPATCHER]),
-            )
-            .order_by(Staff.id)
-        )
-        for person in people:
-            if person.role is StaffRole.SUPERVISOR:
-                self.supervisors[person.region_id].append(person)
-            else:
-                self.dispatchers[person.department_id].append(person)
-        backups = session.execute(
-            select(GridAssignment.grid_id, Staff)
-            .join(Staff, Staff.id == GridAssignment.staff_id)
-            .where(GridAssignment.role == AssignmentRole.BACKUP, Staff.active.is_(True))
-        )
-        for grid_id, person in backups:
-            self.backups[grid_id].append(person)
-
-    def _responsible(self, ticket: Ticket) -> list[Staff]:
-        if ticket.assignee is not None:
-            return [ticket.assignee]
-        return list(self.dispatchers.get(ticket.department_id, [])) if ticket.department_id else []
-
-    def recipients(self, ticket: Ticket, level: Level) -> list[Staff]:
-        """Who hears of a rung: the assignee first, then each level up the region
-        hierarchy (community, street, district, city), starting from the case's community."""
-        community = ticket.community
-        if level is Level.REMINDER:
-            people = self._responsible(ticket)
-        elif level is Level.BREACH:
-            backups = self.backups.get(ticket.grid_id, []) if ticket.grid_id else []
-            local = self.supervisors.get(community.id, []) if community else []
-            people = [*backups, *local] or self._responsible(ticket)
-        else:
-            up = {Level.STREET: 1, Level.DISTRICT: 2, Level.CITY: 3}[level]
-            region = _ancestor(community, up)
-            people = self.supervisors.get(region.id, []) if region else []
-        unique = {person.id: person for person in people}
-        return list(unique.values())
-
-
-def _notify(
-    uow: UnitOfWork,
-    ticket: Ticket,
-    step: Step,
-    calendar: BusinessCalendar,
-    people: list[Staff],
-    now: datetime,
-) -> None:
-    record_event(
-        ticket,
-        "escalated",
-        "system",
-        now,
-        note=f"{step.clock} {step.level}",
-        data={
-            "clock": step.clock.value,
-            "level": step.level.value,
-            "due_at": step.at.isoformat(),
-            "notified": [p.id for p in people],
-        },
-    )
-    local_due = step.at.astimezone(calendar.zone).strftime("%m-%d %H:%M")
-    for person in people:
-        body = messages.escalation(
-            case_facts(ticket), step.clock.value, step.level.value, local_due, person.language
-        )
-        queue_sms(uow, ticket, person.phone, body, f"escalation:{step.level.value}", now, person)
+    return sla_sweep.sweep_batch(uow, now, limit)
 
 
 def new_policy_version(

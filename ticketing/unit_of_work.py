@@ -10,7 +10,7 @@ outbox drain.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,10 +39,12 @@ class UnitOfWork:
         # The signed links assignment SMS carry; None when the site has no public address.
         self.links = links
         self._outbox: list[SmsMessage] = []
+        self._outbox_ids: list[int] = []
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
         self._outbox = []
+        self._outbox_ids = []
         return self
 
     def __exit__(
@@ -60,11 +62,16 @@ class UnitOfWork:
         self.session.add(message)
         self._outbox.append(message)
 
+    def add_outbound_ids(self, ids: Sequence[int]) -> None:
+        """SMS rows this transaction already inserted in bulk (the SLA sweep writes
+        thousands with one statement); handed to the sender after commit like the rest."""
+        self._outbox_ids.extend(ids)
+
     def commit(self) -> None:
         """Commit, then hand each new outbox row to the sender hook."""
         self.session.commit()
-        ids = [m.id for m in self._outbox]
-        self._outbox = []
+        ids = [m.id for m in self._outbox] + self._outbox_ids
+        self._outbox, self._outbox_ids = [], []
         if self._on_outbox is None:
             return
         for message_id in ids:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,6 +16,8 @@ from hotline.bootstrap import Services
 from tests.conftest import FixedClock
 from ticketing import intake
 from ticketing import services as cases
+from ticketing.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar, Window
+from ticketing.escalation import Clock, RunningClock, Timelines, schedule
 from ticketing.lifecycle import TicketStatus
 from ticketing.models import (
     CaseSequence,
@@ -25,7 +28,7 @@ from ticketing.models import (
     Ticket,
     TicketEvent,
 )
-from ticketing.sla_service import sweep
+from ticketing.sla_sweep import sweep
 from ticketing.unit_of_work import UnitOfWork
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -167,6 +170,93 @@ def test_urgent_case_escalates_round_the_clock_to_the_city_office(
         ).one()
         assert city.region is not None
         assert city.region.level == "city"
+
+
+def test_a_fired_rung_writes_its_row_event_and_sms_and_hands_the_sms_to_the_sender(
+    services: Services, session_factory: sessionmaker[Session], friday_case: str
+) -> None:
+    handed: list[int] = []
+    with UnitOfWork(session_factory, handed.append) as uow:
+        assert sweep(uow, at(27, 16)) == 2  # the accept reminder (15:00) and breach (16:00)
+    with services.uow() as uow:
+        ticket = _ticket(uow, friday_case)
+        assert ticket.updated_at == at(27, 16)
+        assert ticket.next_escalation_at == at(27, 17)  # the street office, at 125%
+        rungs = uow.session.scalars(
+            select(Escalation).where(Escalation.ticket_id == ticket.id).order_by(Escalation.id)
+        ).all()
+        assert [(r.clock, r.level, r.deadline_version, r.due_at, r.fired_at) for r in rungs] == [
+            ("accept", "reminder", ticket.assignment_version, at(27, 15), at(27, 16)),
+            ("accept", "breach", ticket.assignment_version, at(27, 16), at(27, 16)),
+        ]
+        sms = uow.session.scalars(
+            select(SmsMessage)
+            .where(SmsMessage.ticket_id == ticket.id, SmsMessage.purpose.like("escalation:%"))
+            .order_by(SmsMessage.id)
+        ).all()
+        assert handed == [m.id for m in sms]  # every row, in order, once committed
+        assert ticket.assignee is not None
+        reminder = sms[0]
+        assert (reminder.to_number, reminder.staff_id) == (
+            ticket.assignee.phone,
+            ticket.assignee.id,
+        )
+        assert (reminder.direction.value, reminder.status.value, reminder.from_number) == (
+            "outbound",
+            "queued",
+            "",
+        )
+        assert (reminder.attempts, reminder.created_at, reminder.updated_at) == (
+            0,
+            at(27, 16),
+            at(27, 16),
+        )
+        assert ticket.number in reminder.body
+        events = [e for e in ticket.events if e.kind == "escalated"]
+        assert [(e.actor, e.note, e.at, e.from_status, e.to_status) for e in events] == [
+            ("system", "accept reminder", at(27, 16), None, None),
+            ("system", "accept breach", at(27, 16), None, None),
+        ]
+        assert events[0].data == {
+            "clock": "accept",
+            "level": "reminder",
+            "due_at": at(27, 15).isoformat(),
+            "notified": [ticket.assignee.id],
+        }
+        assert events[1].data["notified"] == [m.staff_id for m in sms[1:]]
+
+
+def test_ladders_from_shared_timelines_equal_the_calendar_walk() -> None:
+    """The sweep shares each calendar's working intervals between the cases of a batch;
+    every rung must fall exactly where the calendar alone puts it, whatever the order of
+    the starts, on window edges, and on a calendar whose windows are listed out of order."""
+    out_of_order = BusinessCalendar(
+        "odd", SH, (Window(time(13, 30), time(17, 30)), Window(time(8, 30), time(12)))
+    )
+    new_york = BusinessCalendar(
+        "ny",
+        ZoneInfo("America/New_York"),
+        (Window(time(0, 30), time(2)), Window(time(9), time(17))),
+    )
+    rng = random.Random(27)
+    for calendar in (OFFICE_HOURS, new_york, out_of_order, TWENTY_FOUR_SEVEN):
+        timelines = Timelines()
+        for _ in range(300):
+            start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(500_000))
+            if rng.random() < 0.3 and calendar.windows:  # exactly on a window's edge
+                edge = rng.choice([w.start for w in calendar.windows] + [calendar.windows[0].end])
+                local = datetime.combine(start.astimezone(calendar.zone).date(), edge)
+                start = local.replace(tzinfo=calendar.zone).astimezone(UTC)
+            # 210 and 240 minutes fill office hours' windows exactly from their starts.
+            clocks = [
+                RunningClock(
+                    Clock.RESOLVE, start, timedelta(minutes=rng.choice([120, 3150, 9999]))
+                ),
+                RunningClock(Clock.ACCEPT, start, timedelta(minutes=rng.choice([15, 210, 240]))),
+            ]
+            assert schedule(calendar, clocks, [], timelines=timelines) == schedule(
+                calendar, clocks, []
+            )
 
 
 @pytest.fixture
