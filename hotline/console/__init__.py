@@ -17,6 +17,7 @@ def register(app: Flask) -> None:
     from hotline.console import (
         admin_schedule_views,
         admin_views,
+        attachment_views,
         auth_views,
         case_views,
         dashboard_views,
@@ -43,6 +44,7 @@ def register(app: Flask) -> None:
         queue_views.bp,
         case_views.bp,
         new_case_views.bp,
+        attachment_views.bp,
     ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

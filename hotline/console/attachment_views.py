@@ -1,0 +1,52 @@
+"""A case's attachments on the console: each file, for the users who may see the case.
+
+The case page lists them (the `case_attachments` template global, read in the page's own
+session); the file itself is served here, scoped by `ticketing.visibility.case_filter` so a
+case outside the user's area answers 404 just like a missing file. The stored type was
+read from the file's first bytes when it was uploaded; the browser is told to show it
+inline and not to guess another type.
+"""
+
+from __future__ import annotations
+
+from flask import abort, send_file
+from sqlalchemy.orm import object_session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from hotline import attachments
+from hotline.console.base import console_blueprint, current_user, require_role, services
+from ticketing.account_models import UserRole
+from ticketing.case_attachments import AttachmentInfo, for_case, visible_file
+from ticketing.casenumbers import normalise_case_number
+from ticketing.models import Ticket
+from ticketing.visibility import case_filter
+
+bp = console_blueprint("attachments", __name__, url_prefix="/console/cases")
+
+
+@bp.get("/<number>/attachments/<int:attachment_id>")
+@require_role(*UserRole)
+def attachment(number: str, attachment_id: int) -> WerkzeugResponse:
+    """One attachment of a case the user may see, shown inline; 404 otherwise."""
+    user = current_user()
+    number = normalise_case_number(number) or ""
+    app = services()
+    with app.uow() as uow:
+        found = visible_file(uow.session, number, attachment_id, case_filter(uow.session, user))
+    path = attachments.stored_file(app.settings.var_dir, found.stored_path) if found else None
+    if found is None or path is None:
+        abort(404)
+    # With a download name and not as_attachment, this is "inline; filename=...".
+    response = send_file(path, mimetype=found.content_type, download_name=found.filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.app_template_global()
+def case_attachments(ticket: Ticket) -> list[AttachmentInfo]:
+    """The attachments of a case already on the page (read in the page's session)."""
+    session = object_session(ticket)
+    if session is None:
+        return []
+    return for_case(session, ticket.id)
