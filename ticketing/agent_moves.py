@@ -150,18 +150,19 @@ def change_place(
     the grid comes from the spatial index, and the case is re-routed if that changes who
     answers for it."""
     _require_open(ticket, "move")
-    if (place_id is None) == (point is None):
-        raise InvalidInput("choose a place from the list or click the map")
+    if place_id is not None and point is not None:
+        raise InvalidInput("choose a place from the list or click the map, not both")
     if place_id is not None:
         place = uow.session.get(Place, place_id)
         if place is None:
             raise InvalidInput(f"no place {place_id} in the gazetteer")
         lat, lon = place.lat, place.lon
-    else:
-        assert point is not None
+    elif point is not None:
         lat, lon = point
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise InvalidInput(f"{lat}, {lon} is not a point on the map")
+    else:
+        raise InvalidInput("choose a place from the list or click the map")
     grid_code = locator.grid_at(lat, lon)
     grid = repository.grid_by_code(uow.session, grid_code) if grid_code else None
     if grid is None:

@@ -139,22 +139,36 @@ def _count(
     return qq.count_capped(session, filters, visible, now) if filters.view == "waiting" else None
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One page of the queue as the user sees it now, and the stamp the poll compares."""
+
+    page: qq.QueuePage
+    total: int | None
+    stamp: str
+
+
+def _snapshot(session: Session, user: User, wanted: Request, now: datetime) -> Snapshot:
+    visible = case_filter(session, user)
+    event_id = qq.last_event_id(session)  # read first: a later event then moves the stamp
+    page = qq.queue_page(session, wanted.filters, visible, now, after=wanted.after)
+    total = _count(session, wanted.filters, visible, now)
+    return Snapshot(page, total, qq.change_stamp(page, total, event_id))
+
+
 def _load(user: User, wanted: Request) -> dict[str, Any]:
     """Everything the table needs, read in one session."""
     app = services()
     now = app.clock()
     with app.uow() as uow:
         session = uow.session
-        visible = case_filter(session, user)
-        event_id = qq.last_event_id(session)
-        page = qq.queue_page(session, wanted.filters, visible, now, after=wanted.after)
-        total = _count(session, wanted.filters, visible, now)
+        snapshot = _snapshot(session, user, wanted, now)
         _check_names(session, wanted.filters, wanted.errors)
         return {
-            "page": page,
-            "total": total,
+            "page": snapshot.page,
+            "total": snapshot.total,
             "cap": qq.COUNT_CAP,
-            "stamp": qq.change_stamp(page, total, event_id),
+            "stamp": snapshot.stamp,
             "now": now,
             "zone": app.settings.timezone,
             "wanted": wanted,
@@ -183,14 +197,7 @@ def changes() -> Response:
     with app.uow() as uow:
         if since and qq.unchanged_since(uow.session, since):
             return jsonify(changed=False, stamp=since)
-    wanted = parse(user)
-    now = app.clock()
     with app.uow() as uow:
-        session = uow.session
-        visible = case_filter(session, user)
-        event_id = qq.last_event_id(session)
-        page = qq.queue_page(session, wanted.filters, visible, now, after=wanted.after)
-        total = _count(session, wanted.filters, visible, now)
-    stamp = qq.change_stamp(page, total, event_id)
+        stamp = _snapshot(uow.session, user, parse(user), app.clock()).stamp
     changed = stamp.partition("-")[2] != since.partition("-")[2]
     return jsonify(changed=changed, stamp=stamp)
