@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hotline import model_fetch
 from hotline import speech_models as sm
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def models_fetch(
         return
     click.echo(f"fetching {name} from {url or spec.url or '-'}")
     try:
-        result = sm.fetch_model(
+        result = model_fetch.fetch_model(
             spec, where.directory, url=url, sha256=sha256, force=force, progress=_ProgressBar(name)
         )
     except sm.SpeechModelError as exc:
@@ -177,10 +178,10 @@ def models_verify(where: _Where, names: tuple[str, ...]) -> None:
         click.echo("no speech model is installed: see `hotline models list`")
         return
     failed = 0
-    for verification in map(sm.verify_model, installed):
+    for verification in map(model_fetch.verify_model, installed):
         model = verification.model
         click.echo(f"{'ok' if verification.ok else 'FAILED':<6} {model.spec.name}  {model.path}")
-        click.echo(f"       {sm.checksum_note(model)}")
+        click.echo(f"       {model_fetch.checksum_note(model)}")
         for problem in verification.problems:
             click.echo(f"       {problem}")
         failed += not verification.ok

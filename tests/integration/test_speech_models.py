@@ -20,6 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from hotline import model_fetch
 from hotline import speech_models as sm
 from hotline.models_cli import models
 
@@ -392,4 +393,4 @@ def test_an_unlisted_vosk_model_package_is_discovered(tmp_path: Path) -> None:
     assert [(m.spec.name, m.path, m.spec.sample_rate) for m in found] == [
         ("vosk-model-xx", model, 8000)
     ]
-    assert sm.verify_model(found[0]).ok
+    assert model_fetch.verify_model(found[0]).ok
