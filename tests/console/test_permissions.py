@@ -40,7 +40,17 @@ FORBIDDEN, MISSING, BAD_LINK = "forbidden", "missing", "bad-link"
 ROLES = ("agent", "supervisor", "dispatcher", "grid_member", "admin", "anonymous")
 # The console's blueprints; the mobile page is one too, though it has no session.
 BLUEPRINTS = frozenset(
-    {"console", "queue", "cases", "new_case", "dashboard", "admin", "admin_schedule", "mobile"}
+    {
+        "console",
+        "queue",
+        "cases",
+        "attachments",
+        "new_case",
+        "dashboard",
+        "admin",
+        "admin_schedule",
+        "mobile",
+    }
 )
 # Paths outside those blueprints that are still the console's (a new blueprint there is
 # caught even if it is missing from BLUEPRINTS).
@@ -114,6 +124,8 @@ TABLE: tuple[Row, ...] = (
     Row("cases.act", "POST", "/console/cases/{seen}/no-such-move", NOTHING_THERE),
     Row("cases.recording", "GET", "/console/cases/{seen}/recording", NOTHING_THERE),
     Row("cases.recording", "GET", "/console/cases/{other}/recording", NOTHING_THERE),
+    Row("attachments.attachment", "GET", "/console/cases/{seen}/attachments/999999", NOTHING_THERE),
+    Row("attachments.attachment", "GET", "/console/cases/{other}/attachments/1", NOTHING_THERE),
     # new cases and the gazetteer
     Row("new_case.new_case", "GET", "/console/cases/new", CREATORS),
     Row("new_case.new_case", "POST", "/console/cases/new", CREATORS_SHOWN),
