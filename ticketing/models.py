@@ -271,6 +271,9 @@ class Ticket(Base):
             postgresql_where=text(f"needs_triage AND {_OPEN_SQL}"),
             sqlite_where=text(f"needs_triage = 1 AND {_OPEN_SQL}"),
         ),
+        # The dashboard's most overdue cases (migration 0008): open cases by each deadline.
+        Index("ix_tickets_open_accept_by", "accept_by", "id", postgresql_where=text(_OPEN_SQL)),
+        Index("ix_tickets_open_resolve_by", "resolve_by", "id", postgresql_where=text(_OPEN_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

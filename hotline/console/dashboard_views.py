@@ -144,11 +144,11 @@ def page() -> str:
         area, region_id = _area(session, user)
         scope = _scope(session, user, region_id)
         where, now, zone = scope.where, scope.now, scope.zone
-        status = dashboards.open_by_status(session, where)
-        late = dashboards.overdue(session, where, now, OVERDUE_ON_PAGE)
-        intake = dashboards.todays_intake(session, where, now, zone)
-        grids = dashboards.open_by_grid(session, where, now)
-        trend = dashboards.weekly_trend(session, where, now, zone, TREND_WEEKS)
+        # Each set of cases is read once: the open ones, then the weeks' intake.
+        open_cases = dashboards.open_cases(session, where, now)
+        status, grids = open_cases.by_status, open_cases.grids
+        late = dashboards.overdue(session, where, now, OVERDUE_ON_PAGE, open_cases.overdue)
+        intake, trend = dashboards.intake_and_trend(session, where, now, zone, TREND_WEEKS)
         table = _assessment(scope)
     return render_template(
         "console/dashboard/page.html",
