@@ -64,7 +64,7 @@ def test_a_step_whose_answer_was_never_kept_runs_again_on_the_retry(
     def dies(*args: object) -> None:
         raise ConnectionError("Redis went away")
 
-    redis_states.settle = dies  # type: ignore[method-assign]
+    redis_states.settle = dies  # type: ignore[method-assign,assignment]
     failed = simulator.send("POST", "/twilio/voice/step/2", {**base, "Digits": "2"})
     assert failed.status == 500
     redis_states.settle = settle  # type: ignore[method-assign]
