@@ -42,6 +42,9 @@ class Grammar:
     phrases: tuple[tuple[str, str], ...]
     mode: Mode = Mode.CHOICE
     length: int | None = None  # a SEQUENCE of exactly this many phrases, when known
+    # Values whose phrases an engine should be quicker to hear, at the price of false
+    # alarms: the emergency words, which must not be missed in a spotted sentence.
+    boost: frozenset[str] = frozenset()
 
     def texts(self) -> list[str]:
         """The phrases alone, each once, in the grammar's order."""
@@ -54,6 +57,9 @@ class Grammar:
             return None
         if self.mode is Mode.SEQUENCE:
             return "".join(value for _, value in matches)
+        # A boosted value wins wherever it was heard: "gas" is both a gas-smell report and
+        # an emergency word, and "the street light is on fire" is an emergency.
+        matches = [m for m in matches if m[1] in self.boost] or matches
         longest = max(length for length, _ in matches)
         return next(value for length, value in matches if length == longest)
 
@@ -61,7 +67,7 @@ class Grammar:
         """Greedy longest match, left to right: (length in units, value) per phrase found."""
         table = sorted(
             ((_units(phrase, self.language), value) for phrase, value in self.phrases),
-            key=lambda item: -len(item[0]),
+            key=lambda item: (-len(item[0]), item[1] not in self.boost),
         )
         found: list[tuple[int, str]] = []
         i = 0
