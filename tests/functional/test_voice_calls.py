@@ -89,3 +89,29 @@ def test_status_by_keypad_for_any_case(voice: Simulator, services: Services) -> 
     number = _open_case(services)
     result = voice.call("+8613700000000", ["2", "2", f"{number}#"])
     assert "Case 2 6 1 1 2 7 0 0 0 1, noise, awaiting acceptance." in result.heard
+
+
+def test_an_emergency_said_at_the_report_step_opens_an_urgent_case(
+    voice: Simulator, services: Services
+) -> None:
+    """Saying "I can smell gas in the stairwell" through the media server: the grammar's
+    boosted emergency word is heard, the caller is told to dial 119, and the case is urgent."""
+    result = voice.call_script(
+        CALLER,
+        [
+            Say(SPEECH / "english_en_us.wav"),
+            Say(SPEECH / "report_en_us.wav"),
+            Say(SPEECH / "emergency_gas_en_us.wav"),
+        ],
+    )
+    assert "dial 119" in " ".join(result.heard)
+    case = result.as_json()
+    assert case["category"] == "gas_smell"
+    from sqlalchemy import select
+
+    from ticketing.catalogue import Priority
+    from ticketing.models import Ticket
+
+    with services.session_factory() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == case["case_number"])).one()
+        assert ticket.priority is Priority.URGENT
