@@ -39,6 +39,7 @@ from hotline.speech.engines import load_recognizer
 from hotline.speech.exceptions import ModelNotFound, SpeechError
 from hotline.speech.grammars import Grammar
 from hotline.speech.recognizers import SpeechRecognizer
+from hotline.speech.step_grammars import EMERGENCY, with_emergency_words
 
 RATE = 8000
 FRAME_BYTES = RATE * 2 // 50  # 20 ms of 16-bit PCM, a Media Streams frame
@@ -77,6 +78,17 @@ SENTENCES: dict[str, tuple[str, ...]] = {
                           "My neighbours keep blocking my door"),
     "other": ("I have some other problem", "It is another kind of problem"),
 }  # fmt: skip
+# Emergencies said when asked for the problem. The emergency boost was calibrated on other
+# sentences (none of these); these are the test set. gas_smell and fire_hazard sentences
+# above are left out of the false-alarm count: an emergency is a right answer for them.
+EMERGENCIES = (
+    "There is gas leaking in the kitchen",
+    "The flat upstairs is on fire",
+    "Thick smoke is coming from the basement",
+    "My husband fell and he is injured",
+    "A child is bleeding on the pavement",
+    "I heard an explosion in the building",
+)
 
 
 @dataclass(frozen=True)
@@ -233,12 +245,15 @@ class Utterance:
     voice: str
     noisy: bool
     path: Path
+    data: bytes = b""
 
 
-def synthesise(folder: Path, plan: Plan) -> list[Utterance]:
+def synthesise(
+    folder: Path, plan: Plan, table: dict[str, tuple[str, ...]] = SENTENCES
+) -> list[Utterance]:
     """Each sentence in each voice as 8 kHz mu-law WAV, clean and with white noise mixed in."""
     made = []
-    for code, sentences in SENTENCES.items():
+    for code, sentences in table.items():
         for s, sentence in enumerate(sentences[: plan.sentences_per_category]):
             for voice in plan.voices:
                 stem = folder / f"{code}_{s}_{voice.replace('+', '_')}"
@@ -269,10 +284,12 @@ def bench_categories(plan: Plan) -> Tally:
     overall = Tally()
     per_code: dict[str, Tally] = {code: Tally() for code in SENTENCES}
     per_case: dict[str, Tally] = {}
+    utterances_kept: list[Utterance] = []
     with tempfile.TemporaryDirectory(prefix="speech-bench-") as folder:
         utterances = synthesise(Path(folder), plan)
         for u in utterances:
             data = u.path.read_bytes()
+            utterances_kept.append(replace(u, data=data))
             value, busy = recognise(engine, grammar, data)
             seconds = duration(data)
             for tally in (
@@ -299,7 +316,31 @@ def bench_categories(plan: Plan) -> Tally:
     print("confusions (expected -> chosen, '-' = nothing):")
     for (expected, got), count in overall.confusions.most_common():
         print(f"  {expected:<22} -> {got:<22} {count}x")
+    bench_emergencies(engine, plan, utterances_kept)
     return overall
+
+
+def bench_emergencies(engine: SpeechRecognizer, plan: Plan, ordinary: list[Utterance]) -> None:
+    """The report step's real grammar (categories + boosted emergency words): emergency
+    sentences heard as "emergency", and ordinary reports wrongly heard as one."""
+    grammar = with_emergency_words(grammars.category("en-US"))
+    heard = Tally()
+    false = Tally()
+    with tempfile.TemporaryDirectory(prefix="speech-bench-") as folder:
+        table = {"emergency": EMERGENCIES[: 3 * plan.sentences_per_category]}
+        for u in synthesise(Path(folder), plan, table):
+            value, busy = recognise(engine, grammar, u.path.read_bytes())
+            heard.add(EMERGENCY, value, busy, 0.0)
+    for u in ordinary:
+        if u.code in ("gas_smell", "fire_hazard"):
+            continue
+        value, busy = recognise(engine, grammar, u.data)
+        false.add("not", "not" if value != EMERGENCY else EMERGENCY, busy, 0.0)
+    print(
+        f"\n(b2) emergencies, category grammar with boosted emergency words: heard "
+        f"{heard.right}/{heard.total} ({heard.accuracy:.0%}); ordinary reports taken for an "
+        f"emergency {false.total - false.right}/{false.total} ({1 - false.accuracy:.0%})"
+    )
 
 
 # (c) concurrent streams ---------------------------------------------------------------
