@@ -327,8 +327,9 @@ def bench_emergencies(engine: SpeechRecognizer, plan: Plan, ordinary: list[Utter
     heard = Tally()
     false = Tally()
     with tempfile.TemporaryDirectory(prefix="speech-bench-") as folder:
-        table = {"emergency": EMERGENCIES[: 3 * plan.sentences_per_category]}
-        for u in synthesise(Path(folder), plan, table):
+        per = 3 * plan.sentences_per_category
+        table = {"emergency": EMERGENCIES[:per]}
+        for u in synthesise(Path(folder), replace(plan, sentences_per_category=per), table):
             value, busy = recognise(engine, grammar, u.path.read_bytes())
             heard.add(EMERGENCY, value, busy, 0.0)
     for u in ordinary:
