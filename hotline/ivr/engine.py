@@ -138,6 +138,7 @@ Event = Digits | Speech | NoInput | Recorded | ActionDone
 Check = Callable[[str], Mapping[str, Any] | None]
 
 _MAX_HOPS = 50  # a flow that loops through say-nodes without input is a flow bug
+_EMERGENCY_PENDING = "_emergency"  # marks a pending answer as "is this an emergency?"
 _YES_KEYS = {"1"}
 _NO_KEYS = {"2"}
 
@@ -161,7 +162,12 @@ def receive(
         return _follow(flow, state, move, event.result, (Dial(str(number)),) if number else ())
     if isinstance(event, Speech) and event.value == EMERGENCY and flow.emergency:
         values = {"emergency_words": event.text}
-        return _follow(flow, state, Transition(flow.emergency), values, ())
+        if not flow.emergency_confirm:
+            return _follow(flow, state, Transition(flow.emergency), values, ())
+        # Spotting a word like "fire" in phone audio misfires on ordinary reports ("five"):
+        # one yes costs a real emergency two seconds and spares everyone else a false alarm.
+        asked = replace(state, pending={**values, _EMERGENCY_PENDING: True})
+        return _ask_confirmation(flow, asked, flow.emergency_confirm, node.timeout)
     if state.pending is not None:
         return _confirm(flow, state, node, event)
     if node.type == "record":
@@ -217,14 +223,13 @@ def _heard(
     values["heard"] = event.label or event.value
     if not node.confirm:
         return _follow(flow, state, node.next_transition, values, ())
-    return _ask_confirmation(flow, replace(state, pending=values), node, ())
+    return _ask_confirmation(flow, replace(state, pending=values), node.confirm, node.timeout)
 
 
-def _ask_confirmation(flow: Flow, state: State, node: Node, outputs: tuple[Output, ...]) -> Step:
-    said = _say(flow, node.confirm, {**state.vars, **(state.pending or {})})
+def _ask_confirmation(flow: Flow, state: State, prompt: Mapping[str, str], timeout: int) -> Step:
+    said = _say(flow, prompt, {**state.vars, **(state.pending or {})})
     language = str(state.vars.get("language") or flow.listen_language)
-    wait = Gather(1, "", node.timeout, said, Listen("yesno", language))
-    return Step(state, (*outputs, wait))
+    return Step(state, (Gather(1, "", timeout, said, Listen("yesno", language)),))
 
 
 def _confirm(flow: Flow, state: State, node: Node, event: Event) -> Step:
@@ -232,11 +237,19 @@ def _confirm(flow: Flow, state: State, node: Node, event: Event) -> Step:
     answer = event.value if isinstance(event, Speech) else None
     if isinstance(event, Digits):
         answer = "yes" if event.value in _YES_KEYS else "no" if event.value in _NO_KEYS else None
+    pending = dict(state.pending or {})
+    emergency = bool(pending.pop(_EMERGENCY_PENDING, False))
     if answer == "yes":
-        return _follow(flow, state, node.next_transition, state.pending or {}, ())
+        move = Transition(flow.emergency) if emergency else node.next_transition
+        return _follow(flow, state, move, pending, ())
     silent = answer is None and not isinstance(event, Speech | Digits)
-    if silent and state.tries + 1 <= node.retries:  # silence: ask the same question again
-        return _ask_confirmation(flow, replace(state, tries=state.tries + 1), node, ())
+    if silent and (emergency or state.tries + 1 <= node.retries):
+        # Silence: ask the same question again (an emergency's as long as it takes).
+        prompt = flow.emergency_confirm if emergency else node.confirm
+        tries = state.tries if emergency else state.tries + 1
+        return _ask_confirmation(flow, replace(state, tries=tries), prompt, node.timeout)
+    if emergency:  # not an emergency after all: back to the question it interrupted
+        return _run(flow, replace(state, pending=None), ())
     return _retry(flow, replace(state, pending=None), node, "rejected")
 
 

@@ -71,6 +71,7 @@ class Flow:
     voices: Mapping[str, Mapping[str, str]]
     path: str
     emergency: str = ""  # where any emergency word spoken at any step goes
+    emergency_confirm: Mapping[str, str] = field(default_factory=dict)  # "is it?" first
     listen_language: str = "en-US"  # what speech steps listen for before a language is chosen
 
 
@@ -177,6 +178,10 @@ def _check(flow: Flow, known: Vocabulary) -> None:
         raise FlowError(f"{flow.path}: start node {flow.start!r} is not defined")
     if flow.emergency and flow.emergency not in flow.nodes:
         raise FlowError(f"{flow.path}: emergency node {flow.emergency!r} is not defined")
+    missing = [lang for lang in flow.voices if flow.emergency_confirm and lang not in
+               flow.emergency_confirm]  # fmt: skip
+    if missing:
+        raise FlowError(f"{flow.path}: emergency_confirm has no prompt in {', '.join(missing)}")
     for node in flow.nodes.values():
         where = f"{flow.path}:{node.line}: node {node.name!r}"
         needs_next = node.type not in {"menu", "hangup"}
@@ -285,6 +290,7 @@ def load_flow(path: Path, known: Vocabulary) -> Flow:
         voices=_plain(raw.get("voices") or {}),
         path=str(path),
         emergency=str(raw.get("emergency") or ""),
+        emergency_confirm=_plain(raw.get("emergency_confirm") or {}),
         listen_language=str(raw.get("listen_language") or "en-US"),
     )
     _check(flow, known)

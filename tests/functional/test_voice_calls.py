@@ -95,15 +95,18 @@ def test_an_emergency_said_at_the_report_step_opens_an_urgent_case(
     voice: Simulator, services: Services
 ) -> None:
     """Saying "I can smell gas in the stairwell" through the media server: the grammar's
-    boosted emergency word is heard, the caller is told to dial 119, and the case is urgent."""
+    boosted emergency word is heard and confirmed, the caller is told to dial 119, and the
+    case is urgent."""
     result = voice.call_script(
         CALLER,
         [
             Say(SPEECH / "english_en_us.wav"),
             Say(SPEECH / "report_en_us.wav"),
             Say(SPEECH / "emergency_gas_en_us.wav"),
+            Say(SPEECH / "yes_en_us.wav"),  # "It sounds like an emergency... Is that right?"
         ],
     )
+    assert "It sounds like an emergency" in " ".join(result.heard)
     assert "dial 119" in " ".join(result.heard)
     case = result.as_json()
     assert case["category"] == "gas_smell"

@@ -142,12 +142,29 @@ def test_an_unknown_place_is_a_miss(flow: Flow) -> None:
     assert "We could not find that place or code." in _said(step)
 
 
-def test_emergency_words_at_any_speech_step_open_an_urgent_case(flow: Flow) -> None:
+def test_emergency_words_at_any_speech_step_open_an_urgent_case_once_confirmed(
+    flow: Flow,
+) -> None:
     for keys in [("2",), ("2", "1"), ("2", "1", "1", "1")]:
-        step = _speak(flow, _press(flow, *keys), "emergency", "there is smoke everywhere")
+        asked = _speak(flow, _press(flow, *keys), "emergency", "there is smoke everywhere")
+        assert "It sounds like an emergency" in _said(asked)
+        assert asked.outputs[-1].listen.grammar == "yesno"  # type: ignore[union-attr]
+        step = engine.receive(flow, asked.state, engine.Digits("1"), CHECKS)
         assert "dial 119" in _said(step)
         assert step.action == "emergency_case"
         assert step.state.vars["emergency_words"] == "there is smoke everywhere"
+
+
+def test_an_emergency_denied_goes_back_to_the_question_it_interrupted(flow: Flow) -> None:
+    before = _press(flow, "2", "1")
+    asked = _speak(flow, before, "emergency", "five")
+    back = _speak(flow, asked, "no")
+    assert back.state.node == "report"
+    assert back.state.pending is None
+    assert "In a few words, what is the problem?" in _said(back)
+    assert "emergency_words" not in back.state.vars
+    silent = engine.receive(flow, asked.state, engine.NoInput(), CHECKS)
+    assert "It sounds like an emergency" in _said(silent)  # silence: asked again
 
 
 def test_the_main_menu_by_voice(flow: Flow) -> None:
