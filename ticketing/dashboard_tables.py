@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,8 +115,20 @@ TABLES: dict[str, Callable[[Scope], list[list[str]]]] = {
 }
 
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?%?|-")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet would run as a formula (= + - @ first: a grid or category
+    name from an import, a caller's note) gets a leading quote; numbers stay numbers."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def csv_text(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as CSV text (RFC 4180 line ends, as the csv module writes them)."""
+    """Rows as CSV text (RFC 4180 line ends, as the csv module writes them), every cell
+    safe to open in a spreadsheet."""
     out = io.StringIO()
-    csv.writer(out).writerows(rows)
+    csv.writer(out).writerows([spreadsheet_safe(str(c)) for c in row] for row in rows)
     return out.getvalue()

@@ -24,6 +24,7 @@ from hotline.console.base import actor, console_blueprint, require_role, service
 from ticketing import admin_services as admin
 from ticketing.account_models import AuditEntry, UserRole
 from ticketing.catalogue import Priority
+from ticketing.dashboard_tables import spreadsheet_safe
 from ticketing.exceptions import DomainError
 from ticketing.grid_import import import_grids
 from ticketing.imports import ImportResult
@@ -232,14 +233,9 @@ def audit_csv() -> Response:
         for e in uow.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())):
             data = ";".join(f"{k}={v}" for k, v in e.data.items())
             cells = (e.actor, e.action, e.target, data)
-            writer.writerow([e.id, e.at.isoformat(), *(_cell(c) for c in cells)])
+            writer.writerow([e.id, e.at.isoformat(), *(spreadsheet_safe(c) for c in cells)])
     return Response(
         out.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=audit_log.csv"},
     )
-
-
-def _cell(text: str) -> str:
-    """A spreadsheet would run a cell starting with = + - @ as a formula: quote it."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text

@@ -280,3 +280,21 @@ def test_week_starts_are_local_mondays() -> None:
         date(2026, 11, 30),
     ]
     assert starts[1] - starts[0] == timedelta(weeks=1)
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+86 138", "'+86 138"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-1+1", "'-1+1"),
+        ("-", "-"),
+        ("-2.5", "-2.5"),
+        ("12.0%", "12.0%"),
+        ("Weilai Community", "Weilai Community"),
+    ],
+)
+def test_csv_cells_never_run_as_spreadsheet_formulas(cell: str, safe: str) -> None:
+    assert dashboard_tables.spreadsheet_safe(cell) == safe
+    assert dashboard_tables.csv_text([[cell]]).strip().strip('"').replace('""', '"') == safe
