@@ -86,6 +86,7 @@ class Settings:
     speech_wait: float = 1.5
     agent_number: str | None = None  # the agents' line a caller is transferred to
     agent_hours: str = "08:00-20:00"  # staffed hours, local time; outside: a call back
+    map_tiles: str = ""  # a {z}/{x}/{y} tile URL on the city's own server; "": outlines only
 
     @property
     def twilio_configured(self) -> bool:
@@ -128,4 +129,5 @@ class Settings:
             speech_wait=_seconds(env, "HOTLINE_SPEECH_WAIT", 1.5),
             agent_number=env.get("HOTLINE_AGENT_NUMBER") or None,
             agent_hours=_hours(env.get("HOTLINE_AGENT_HOURS") or "08:00-20:00"),
+            map_tiles=env.get("HOTLINE_MAP_TILES") or "",
         )

@@ -11,7 +11,6 @@ HOTLINE_MAP_TILES names a tile server.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from datetime import datetime
@@ -46,9 +45,7 @@ _TILES = re.compile(r"^(https?://|/)\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
 
 def map_tiles() -> str:
     """The tile server to draw under the grids, if one is configured and looks like one."""
-    url = str(
-        current_app.config.get("HOTLINE_MAP_TILES") or os.environ.get("HOTLINE_MAP_TILES", "")
-    )
+    url = str(current_app.config.get("HOTLINE_MAP_TILES") or services().settings.map_tiles)
     if url and not _TILES.match(url):
         log.warning("HOTLINE_MAP_TILES is not a {z}/{x}/{y} URL template; drawing no tiles")
         return ""

@@ -43,3 +43,24 @@ def test_postgres_urls_use_psycopg_3_and_twilio_token_signs_webhooks(tmp_path: P
 def test_a_bad_auto_close_setting_is_refused_at_start(tmp_path: Path, value: str) -> None:
     with pytest.raises(ValueError, match="HOTLINE_AUTO_CLOSE_DAYS must be a whole number"):
         Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_AUTO_CLOSE_DAYS": value})
+
+
+def test_the_voice_and_console_settings_are_read_and_checked(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "HOTLINE_VAR_DIR": str(tmp_path),
+            "HOTLINE_MEDIA_URL": "wss://hotline.example.gov/twilio/media",
+            "HOTLINE_SPEECH_WAIT": "2.5",
+            "HOTLINE_AGENT_NUMBER": "+8637112345678",
+            "HOTLINE_AGENT_HOURS": "22:00-06:00",
+            "HOTLINE_MAP_TILES": "https://tiles.example.gov/{z}/{x}/{y}.png",
+        }
+    )
+    assert settings.media_url == "wss://hotline.example.gov/twilio/media"
+    assert (settings.speech_wait, settings.agent_hours) == (2.5, "22:00-06:00")
+    assert settings.agent_number == "+8637112345678"
+    assert settings.map_tiles == "https://tiles.example.gov/{z}/{x}/{y}.png"
+    with pytest.raises(ValueError, match="HOTLINE_AGENT_HOURS must look like 08:00-20:00"):
+        Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_AGENT_HOURS": "8 to 8"})
+    with pytest.raises(ValueError, match="HOTLINE_SPEECH_WAIT must be a number of seconds"):
+        Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_SPEECH_WAIT": "60"})
