@@ -55,26 +55,32 @@ def with_emergency_words(grammar: Grammar) -> Grammar:
 
 
 class StepGrammars:
-    """Builds and caches step grammars; categories and places come from the database so a
-    city's catalogue and gazetteer edits reach the IVR (after `refresh()` or a restart)."""
+    """Builds and caches step grammars; categories and places come from the database, so a
+    city's catalogue and gazetteer edits reach the IVR: the cache is rebuilt every
+    `max_age` seconds (and on `refresh()`), in the web and the media server alike, without
+    a restart and without a query per call."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], max_age: float = 300.0) -> None:
         self._sessions = session_factory
-        self._build: Callable[[str, str], Grammar] = lru_cache(maxsize=64)(self._make)
-        self._personal: dict[tuple[str, str], tuple[Grammar, float]] = {}
+        self._max_age = max_age
+        self.refresh()
 
     def refresh(self) -> None:
-        self._build = lru_cache(maxsize=64)(self._make)
-        self._personal = {}
+        self._build: Callable[[str, str], Grammar] = lru_cache(maxsize=64)(self._make)
+        self._personal: dict[tuple[str, str], tuple[Grammar, float]] = {}
+        self._built_at = time.monotonic()
 
     def get(self, name: str, language: str) -> Grammar:
         """The grammar `name` (one of STEP_GRAMMARS; "digits:10" fixes the length;
-        "case_number:+86..." is that caller's recent cases, never cached)."""
+        "case_number:+86..." is that caller's recent cases, kept a minute)."""
+        now = time.monotonic()
+        if now - self._built_at > self._max_age:
+            self.refresh()
         base, _, phone = name.partition(":")
         if base != "case_number":
             return self._build(name, language)
         # A caller's cases change with each new case: kept only for the call's minute.
-        key, now = (name, language), time.monotonic()
+        key = (name, language)
         kept = self._personal.get(key)
         if kept is None or now - kept[1] > PERSONAL_SECONDS:
             kept = (self._case_numbers(phone, language), now)
