@@ -36,7 +36,28 @@ def record_event(
         data=dict(data or {}),
     )
     ticket.events.append(event)
+    _keep_assessment_facts(ticket, kind, now, event.data)
     return event
+
+
+def _keep_assessment_facts(
+    ticket: Ticket, kind: str, now: datetime, data: dict[str, object]
+) -> None:
+    """The history's facts the assessment counts (first assignment and acceptance, last
+    resolution and rating, reopens), kept on the case as each event is written."""
+    if kind == "assigned" and ticket.first_assigned_at is None:
+        ticket.first_assigned_at = now
+    elif kind == "accepted" and ticket.first_accepted_at is None:
+        ticket.first_accepted_at = now
+        ticket.first_accepted_on_time = bool(data.get("on_time"))
+    elif kind == "resolved":
+        ticket.last_resolved_at = now
+        ticket.last_resolved_on_time = bool(data.get("on_time"))
+    elif kind == "closed":
+        rating = data.get("rating")
+        ticket.last_rating = rating if isinstance(rating, int) else None
+    elif kind == "reopened":
+        ticket.reopen_count = (ticket.reopen_count or 0) + 1
 
 
 def case_facts(ticket: Ticket) -> messages.CaseFacts:

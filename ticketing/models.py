@@ -315,6 +315,15 @@ class Ticket(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     deadline_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     assignment_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the performance assessment reads of the history, kept as the events are
+    # recorded (`case_records.record_event`), so a month's table is a scan of cases alone.
+    first_assigned_at: Mapped[datetime | None]
+    first_accepted_at: Mapped[datetime | None]
+    first_accepted_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    last_resolved_at: Mapped[datetime | None]
+    last_resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    last_rating: Mapped[int | None] = mapped_column(Integer)  # of the last closing, if rated
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     category: Mapped[Category] = relationship()
     grid: Mapped[Grid | None] = relationship()

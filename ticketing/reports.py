@@ -1,12 +1,13 @@
 """Reading cases and their histories into the assessment's outcomes.
 
-The history is read in SQL, one row per case, by a single GROUP BY over the case and the
-events the figures depend on: first assignment, first acceptance and whether it was in
-time, last resolution and whether it was in time, the last closing's rating, any
-reopening. `assessment` then counts and takes the medians per unit in the same statement,
-so only the table's few rows come back (100,000 cases: the per-case rows cost seconds in
-Python alone). `assessment_per_case` keeps the per-case path through
-`ticketing.assessment.assess`: the reference the aggregate is tested against.
+What a case's history says for the assessment (first assignment, first acceptance and
+whether it was in time, last resolution and whether it was in time, the last closing's
+rating, any reopening) is kept on the case as its events are recorded, so `assessment`
+counts and takes the medians per unit over the month's cases alone, in one statement:
+only the table's few rows come back. `assessment_per_case` reads the same facts from the
+events themselves, by a GROUP BY over the case and its history, and computes the table in
+Python through `ticketing.assessment.assess`: the reference the fast path is tested
+against, so a fact kept wrong shows up as a difference.
 """
 
 from __future__ import annotations
@@ -151,6 +152,36 @@ def _facts(
     )
 
 
+def _kept_facts(
+    level: Level, start: datetime, end: datetime, now: datetime, where: ColumnElement[bool]
+) -> Select[Any]:
+    """The same row per case as `_facts`, read from the facts kept on the case as its
+    events were recorded: a scan of the month's cases, no join to their histories."""
+    unit, joins = _unit_column(level)
+    flag = Ticket.first_accepted_on_time.is_(True)
+    last = Ticket.last_resolved_on_time.is_(True)
+    columns: list[Any] = [
+        unit.label("unit"),
+        case((and_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolve_by < now), 1), else_=0).label(
+            "overdue_open"
+        ),
+        _plain(Ticket.created_at, "created_at"),
+        _plain(Ticket.first_assigned_at, "assigned_at"),
+        _plain(Ticket.first_accepted_at, "accepted_at"),
+        case((Ticket.first_accepted_at.is_(None), None), (flag, 1), else_=0).label(
+            "first_accepted"
+        ),
+        _plain(Ticket.last_resolved_at, "resolved_at"),
+        case((Ticket.last_resolved_at.is_(None), None), (last, 1), else_=0).label("last_resolved"),
+        Ticket.last_rating.label("last_closed"),
+        Ticket.reopen_count.label("reopens"),
+    ]
+    query = select(*columns).select_from(Ticket)
+    for target, on in joins:
+        query = query.outerjoin(target, on)
+    return query.where(Ticket.created_at >= start, Ticket.created_at < end, where)
+
+
 def outcomes(
     session: Session,
     level: Level,
@@ -239,20 +270,36 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def _per_unit(
-    level: Level, start: datetime, end: datetime, now: datetime, where: ColumnElement[bool]
+    level: Level,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    where: ColumnElement[bool],
+    ordered_sets: bool = False,
 ) -> Select[Any]:
     """One row per unit with the counts the rates divide and the two medians: the whole
-    table in one statement, so a month of a big city's cases never leaves the database."""
-    facts = _facts(level, start, end, now, where).cte("facts")
+    table in one statement, so a month of a big city's cases never leaves the database.
+
+    With `ordered_sets` (PostgreSQL) the medians are `percentile_cont(0.5)` in the same
+    pass as the counts (the middle value, or the mean of the two middle ones, as
+    `statistics.median`); elsewhere by window functions over the facts."""
+    facts = _kept_facts(level, start, end, now, where).cte("facts")
     f = facts.c
     assigned = f.assigned_at.is_not(None)
     resolved = f.resolved_at.is_not(None)
     rated = and_(f.last_closed.is_not(None), f.last_closed % 8 != _NO_RATING)
-    accept = _median(facts, _hours_between(f.assigned_at, f.accepted_at), "accept")
-    resolve = _median(facts, _hours_between(f.created_at, f.resolved_at), "resolve")
+    to_accept = _hours_between(f.assigned_at, f.accepted_at)
+    to_resolve = _hours_between(f.created_at, f.resolved_at)
+    medians: list[Any] = []
+    if ordered_sets:
+        medians = [
+            func.percentile_cont(0.5).within_group(to_accept).label("accept"),
+            func.percentile_cont(0.5).within_group(to_resolve).label("resolve"),
+        ]
     counts = (
         select(
             f.unit,
+            *medians,
             func.count().label("cases"),
             _count(assigned).label("assigned"),
             _count(and_(assigned, f.first_accepted % 2 == 1)).label("accepted_on_time"),
@@ -267,8 +314,12 @@ def _per_unit(
         .subquery()
     )
     c = counts.c
+    if ordered_sets:
+        return select(*c)
+    accept = _median(facts, to_accept, "accept")
+    resolve = _median(facts, to_resolve, "resolve")
     return (
-        select(*c, accept.c.accept, resolve.c.resolve)
+        select(*(col for col in c), accept.c.accept, resolve.c.resolve)
         .outerjoin(accept, accept.c.unit.is_not_distinct_from(c.unit))
         .outerjoin(resolve, resolve.c.unit.is_not_distinct_from(c.unit))
     )
@@ -291,7 +342,8 @@ def assessment(
 
     Aggregated in SQL (a few rows come back, whatever the month's size); the figures are
     those `ticketing.assessment.assess` makes of `outcomes`, which tests hold it to."""
-    query = _per_unit(level, start, end, now, true() if where is None else where)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    query = _per_unit(level, start, end, now, true() if where is None else where, postgres)
     found = session.execute(query).all()
     labels = unit_labels(session, level, (r.unit for r in found if r.unit is not None))
     missing = _NONE_LABEL.get(level, "(no place)")
