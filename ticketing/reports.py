@@ -118,14 +118,17 @@ def _flagged(kind: str, flag: ColumnElement[Any], bits: int) -> ColumnElement[An
     return case((TicketEvent.kind == kind, packed))
 
 
-def _facts(
-    level: Level, start: datetime, end: datetime, now: datetime, where: ColumnElement[bool]
-) -> Select[Any]:
-    """One row per case registered in [start, end) that `where` selects: its unit,
-    whether it is open past its deadline, and what its history says."""
-    kind, at = TicketEvent.kind, TicketEvent.at
-    on_time = case((TicketEvent.data["on_time"].as_boolean(), 1), else_=0)
-    rating = func.coalesce(TicketEvent.data["rating"].as_integer(), _NO_RATING)
+def _case_rows(
+    level: Level,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    where: ColumnElement[bool],
+    history: list[Any],
+) -> tuple[Select[Any], Any]:
+    """One row per case registered in [start, end) that `where` selects: its unit, whether
+    it is open past its deadline, its registration, then the `history` columns; and the
+    unit column (to group by)."""
     unit, joins = _unit_column(level)
     columns: list[Any] = [
         unit.label("unit"),
@@ -133,6 +136,22 @@ def _facts(
             "overdue_open"
         ),
         _plain(Ticket.created_at, "created_at"),
+        *history,
+    ]
+    query = select(*columns).select_from(Ticket)
+    for target, on in joins:
+        query = query.outerjoin(target, on)
+    return query.where(Ticket.created_at >= start, Ticket.created_at < end, where), unit
+
+
+def _facts(
+    level: Level, start: datetime, end: datetime, now: datetime, where: ColumnElement[bool]
+) -> Select[Any]:
+    """The cases' rows with what their events say (the reference path)."""
+    kind, at = TicketEvent.kind, TicketEvent.at
+    on_time = case((TicketEvent.data["on_time"].as_boolean(), 1), else_=0)
+    rating = func.coalesce(TicketEvent.data["rating"].as_integer(), _NO_RATING)
+    history = [
         _plain(func.min(case((kind == "assigned", at))), "assigned_at"),
         _plain(func.min(case((kind == "accepted", at))), "accepted_at"),
         func.min(_flagged("accepted", on_time, 1)).label("first_accepted"),
@@ -141,45 +160,31 @@ def _facts(
         func.max(_flagged("closed", rating, 3)).label("last_closed"),
         func.count(case((kind == "reopened", 1))).label("reopens"),
     ]
-    query = select(*columns).select_from(Ticket)
-    for target, on in joins:
-        query = query.outerjoin(target, on)
+    query, unit = _case_rows(level, start, end, now, where, history)
     events = and_(TicketEvent.ticket_id == Ticket.id, kind.in_(_KINDS))
-    return (
-        query.outerjoin(TicketEvent, events)
-        .where(Ticket.created_at >= start, Ticket.created_at < end, where)
-        .group_by(Ticket.id, unit)
-    )
+    return query.outerjoin(TicketEvent, events).group_by(Ticket.id, unit)
 
 
 def _kept_facts(
     level: Level, start: datetime, end: datetime, now: datetime, where: ColumnElement[bool]
 ) -> Select[Any]:
-    """The same row per case as `_facts`, read from the facts kept on the case as its
-    events were recorded: a scan of the month's cases, no join to their histories."""
-    unit, joins = _unit_column(level)
-    flag = Ticket.first_accepted_on_time.is_(True)
-    last = Ticket.last_resolved_on_time.is_(True)
-    columns: list[Any] = [
-        unit.label("unit"),
-        case((and_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolve_by < now), 1), else_=0).label(
-            "overdue_open"
-        ),
-        _plain(Ticket.created_at, "created_at"),
+    """The same rows as `_facts`, read from the facts kept on the case as its events were
+    recorded: a scan of the month's cases, no join to their histories."""
+    accepted, resolved = Ticket.first_accepted_at, Ticket.last_resolved_at
+    history = [
         _plain(Ticket.first_assigned_at, "assigned_at"),
-        _plain(Ticket.first_accepted_at, "accepted_at"),
-        case((Ticket.first_accepted_at.is_(None), None), (flag, 1), else_=0).label(
-            "first_accepted"
-        ),
-        _plain(Ticket.last_resolved_at, "resolved_at"),
-        case((Ticket.last_resolved_at.is_(None), None), (last, 1), else_=0).label("last_resolved"),
+        _plain(accepted, "accepted_at"),
+        case(
+            (accepted.is_(None), None), (Ticket.first_accepted_on_time.is_(True), 1), else_=0
+        ).label("first_accepted"),
+        _plain(resolved, "resolved_at"),
+        case(
+            (resolved.is_(None), None), (Ticket.last_resolved_on_time.is_(True), 1), else_=0
+        ).label("last_resolved"),
         Ticket.last_rating.label("last_closed"),
         Ticket.reopen_count.label("reopens"),
     ]
-    query = select(*columns).select_from(Ticket)
-    for target, on in joins:
-        query = query.outerjoin(target, on)
-    return query.where(Ticket.created_at >= start, Ticket.created_at < end, where)
+    return _case_rows(level, start, end, now, where, history)[0]
 
 
 def outcomes(
