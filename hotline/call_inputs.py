@@ -24,7 +24,6 @@ from hotline.speech.grammars import Grammar
 from hotline.speech.recognizers import Recognition
 from hotline.speech.step_grammars import EMERGENCY, is_emergency
 from hotline.speech_exchange import recognition_of
-from ticketing import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def event_for(
         value,
         heard.confidence,
     )
-    label = _label(listen.grammar, value, listen.language, services)
+    label = _label(grammar, value)
     return engine.Speech(heard.text, value, heard.confidence, label)
 
 
@@ -117,21 +116,10 @@ def _recognise_recording(
         return None
 
 
-def _label(grammar: str, value: str | None, language: str, services: Services) -> str:
-    """How to say a recognised value back to the caller ("I heard: broken street light")."""
+def _label(grammar: Grammar, value: str | None) -> str:
+    """How to say a recognised value back to the caller ("I heard: broken street light"):
+    the grammar's first phrase for it, which is the category's or place's own name in the
+    caller's language (synonyms come after it)."""
     if value is None:
         return ""
-    zh = language.lower().startswith("zh")
-    if grammar == "category":
-        spec = next((c for c in catalogue.CATEGORIES if c.code == value), None)
-        if spec is not None:
-            return spec.name_zh if zh else spec.name_en
-    if grammar == "place":
-        names = _place_names(services, language)
-        return names.get(value, value)
-    return value
-
-
-def _place_names(services: Services, language: str) -> Mapping[str, str]:
-    grammar = services.step_grammars.get("place", language)
-    return {value: phrase for phrase, value in grammar.phrases}
+    return next((phrase for phrase, meant in grammar.phrases if meant == value), value)
