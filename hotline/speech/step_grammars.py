@@ -54,6 +54,13 @@ def with_emergency_words(grammar: Grammar) -> Grammar:
     )
 
 
+def spelled(digits: str, language: str) -> str:
+    """A number as a caller says it digit by digit ("1101" -> "one one zero one")."""
+    words = grammars.DIGIT_WORDS.get(grammars.base_language(language), {})
+    sep = "" if grammars.is_unspaced(language) else " "
+    return sep.join(words[d][0] if words.get(d) else d for d in digits)
+
+
 class StepGrammars:
     """Builds and caches step grammars; categories and places come from the database, so a
     city's catalogue and gazetteer edits reach the IVR: the cache is rebuilt every
@@ -88,14 +95,12 @@ class StepGrammars:
         return kept[0]
 
     def _case_numbers(self, phone: str, language: str) -> Grammar:
-        """A caller's own cases of the last 90 days, each number spoken digit by digit.
+        """A caller's own 50 newest cases, each number spoken digit by digit.
 
         Ten free digits over an 8 kHz line are beyond the engines (a digit in five goes
         wrong); choosing among a caller's few case numbers is not. Other numbers are
         typed on the keypad, which the step always offers.
         """
-        words = dict(grammars.DIGIT_WORDS.get(grammars.base_language(language), {}))
-        spell = {digit: names[0] for digit, names in words.items() if names}
         with self._sessions() as session:
             numbers = session.scalars(
                 select(Ticket.number)
@@ -103,8 +108,7 @@ class StepGrammars:
                 .order_by(Ticket.id.desc())
                 .limit(50)
             ).all()
-        sep = "" if grammars.is_unspaced(language) else " "
-        phrases = tuple((sep.join(spell.get(d, d) for d in n), n) for n in numbers)
+        phrases = tuple((spelled(n, language), n) for n in numbers)
         return Grammar("case_number", language, phrases, Mode.CHOICE)
 
     def _make(self, name: str, language: str) -> Grammar:
@@ -133,12 +137,9 @@ class StepGrammars:
     def _grid_codes(self, language: str) -> list[tuple[str, str]]:
         """Grid codes spoken digit by digit ("one one zero one"), valued "grid:1101": a
         closed list is recognised far better than four free digits."""
-        words = grammars.DIGIT_WORDS.get(grammars.base_language(language), {})
-        spell = {digit: names[0] for digit, names in words.items() if names}
-        sep = "" if grammars.is_unspaced(language) else " "
         with self._sessions() as session:
             codes = session.scalars(select(Grid.code)).all()
-        return [(sep.join(spell.get(d, d) for d in code), f"grid:{code}") for code in codes]
+        return [(spelled(code, language), f"grid:{code}") for code in codes]
 
     def _places(self, language: str) -> list[tuple[str, str]]:
         """Named places (landmarks, schools, markets; not street addresses), valued by id."""
