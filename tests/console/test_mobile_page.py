@@ -248,17 +248,7 @@ def test_a_refused_photo_note_leaves_no_file_behind(
 
     assert send("x" * 2001) == 400  # too long a note
     assert _stored_files(services) == []
-    with services.uow() as uow:
-        ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one()
-        other = uow.session.scalars(
-            select(Staff)
-            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-            .join(Grid, Grid.id == GridAssignment.grid_id)
-            .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.BACKUP)
-        ).first()
-        assert other is not None
-        cases.reassign(uow, ticket, other, None, "agent:1", "on leave", services.clock())
-        uow.commit()
+    _reassign_to_the_backup(services, number)
     assert send("photo of the lamp") == 403  # the case went to someone else
     assert _stored_files(services) == []
     with services.uow() as uow:
@@ -317,17 +307,7 @@ def test_a_reassigned_case_tells_the_old_member_and_opens_for_the_new_one(
     services: Services, client: FlaskClient, opened: tuple[str, str, str]
 ) -> None:
     number, path, token = opened
-    with services.uow() as uow:
-        ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one()
-        other = uow.session.scalars(
-            select(Staff)
-            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-            .join(Grid, Grid.id == GridAssignment.grid_id)
-            .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.BACKUP)
-        ).first()
-        assert other is not None
-        cases.reassign(uow, ticket, other, None, "agent:1", "on leave", services.clock())
-        uow.commit()
+    other = _reassign_to_the_backup(services, number)
     old = client.get(path)
     assert old.status_code == 403
     assert "now handled by someone else" in old.text
@@ -403,3 +383,19 @@ def test_the_map_draws_tiles_only_from_the_configured_server(
     assert 'data-tiles=""' in client.get(path).text
     app.config["HOTLINE_MAP_TILES"] = "https://tiles.example.org/{z}/{x}/{y}.png"
     assert 'data-tiles="https://tiles.example.org/{z}/{x}/{y}.png"' in client.get(path).text
+
+
+def _reassign_to_the_backup(services: Services, number: str) -> Staff:
+    """An agent hands the case to grid 1101's backup member (the primary is away)."""
+    with services.uow() as uow:
+        ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        other = uow.session.scalars(
+            select(Staff)
+            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
+            .join(Grid, Grid.id == GridAssignment.grid_id)
+            .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.BACKUP)
+        ).first()
+        assert other is not None
+        cases.reassign(uow, ticket, other, None, "agent:1", "on leave", services.clock())
+        uow.commit()
+    return other
