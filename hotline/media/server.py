@@ -60,7 +60,6 @@ class MediaServer:
         self.grammars = grammars or _grammars_of(services)
         self.pool = ThreadPoolExecutor(workers or os.cpu_count() or 2, "media-decode")
         self.stats = MediaStats()
-        self._engines_lock = threading.Lock()
 
     def load_engines(self) -> None:
         """Load every configured language's model now: a missing model is a start-up error."""
@@ -69,8 +68,7 @@ class MediaServer:
 
     def open_stream(self, exp: Expectation) -> Stream | None:
         """A recogniser stream for a step (in a pool thread: grammars may hit the database)."""
-        with self._engines_lock:  # `Services.recognizer` loads lazily, once
-            recognizer = self.services.recognizer(exp.language)
+        recognizer = self.services.recognizer(exp.language)  # loads once, under its own lock
         if recognizer is None:
             log.warning("call %s: no speech engine for %s", exp.call_sid, exp.language)
             return None
