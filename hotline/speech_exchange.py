@@ -224,12 +224,3 @@ class MemorySpeechExchange:
     def _expire(self, now: float) -> None:
         for call_sid in [c for c, t in self._touched.items() if now - t > self.ttl]:
             self._drop(call_sid)
-
-
-def speech_exchange_for(redis_url: str | None) -> SpeechExchange:
-    """Redis when configured (web app and media server may be separate processes), else
-    in memory: then the media server must run in the web app's process and be handed the
-    very same instance."""
-    if redis_url:
-        return RedisSpeechExchange(Redis.from_url(redis_url))
-    return MemorySpeechExchange()

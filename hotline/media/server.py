@@ -35,7 +35,7 @@ from hotline.speech.audio import mulaw_to_pcm16
 from hotline.speech.engines import parse_config
 from hotline.speech.recognizers import Stream
 from hotline.speech.step_grammars import StepGrammars
-from hotline.speech_exchange import Expectation, SpeechExchange, speech_exchange_for
+from hotline.speech_exchange import Expectation, SpeechExchange
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ class MediaServer:
     ) -> None:
         self.services = services
         self.config = config or MediaSettings.from_env(services.settings)
-        self.exchange = exchange or _exchange_of(services)
-        self.grammars = grammars or _grammars_of(services)
+        # The webhooks' own exchange and grammars, so both sides meet and build alike.
+        self.exchange = exchange or services.exchange
+        self.grammars = grammars or services.step_grammars
         self.pool = ThreadPoolExecutor(workers or os.cpu_count() or 2, "media-decode")
         self.stats = MediaStats()
 
@@ -188,19 +189,6 @@ class MediaServer:
 def _frame_ms(payload: bytes) -> int:
     """A frame's duration: 8 bytes of mu-law a millisecond (20 ms = 160 bytes)."""
     return max(1, len(payload) // 8)
-
-
-def _exchange_of(services: Services) -> SpeechExchange:
-    """The exchange the webhooks use (`Services.exchange`), so results reach them; one
-    from the settings if the composition root has none."""
-    shared: SpeechExchange | None = getattr(services, "exchange", None)
-    return shared or speech_exchange_for(services.settings.redis_url)
-
-
-def _grammars_of(services: Services) -> StepGrammars:
-    """The webhooks' step grammars (`Services.step_grammars`): both sides build alike."""
-    shared: StepGrammars | None = getattr(services, "step_grammars", None)
-    return shared or StepGrammars(services.session_factory)
 
 
 def run_media_server(
