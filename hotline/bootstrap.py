@@ -23,7 +23,7 @@ from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
 from hotline.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
 from hotline.speech.recognizers import SpeechRecognizer
-from hotline.speech.step_grammars import StepGrammars
+from hotline.speech.step_grammars import STEP_GRAMMARS, StepGrammars
 from hotline.speech_exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
 from ticketing.case_links import CaseLinks
 from ticketing.unit_of_work import UnitOfWork
@@ -35,7 +35,7 @@ FLOW_VOCABULARY = Vocabulary(
         {"create_case", "look_up_status", "request_callback", "transfer", "emergency_case"}
     ),
     checks=frozenset({"location", "place"}),
-    grammars=frozenset({"digits", "yesno", "menu", "category", "place", "language", "case_number"}),
+    grammars=frozenset(STEP_GRAMMARS),
 )
 SEND_SMS_JOB = "hotline.jobs.send_sms"
 TRANSCRIBE_JOB = "hotline.jobs.transcribe_recording"
