@@ -92,6 +92,14 @@ class Services:
             )
         return self.recognizers[language]
 
+    @property
+    def parallel_reads(self) -> bool:
+        """Whether units of work in two threads can read at once, each on a connection of
+        its own: not on SQLite (every transaction there takes the write lock first), nor
+        when the sessions are bound to one shared connection (as tests bind them)."""
+        bind = self.session_factory.kw.get("bind")
+        return isinstance(bind, Engine) and bind.dialect.name != "sqlite"
+
     def uow(self) -> UnitOfWork:
         """A unit of work whose committed outbox rows are handed to the SMS job."""
         return UnitOfWork(

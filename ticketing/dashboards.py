@@ -96,6 +96,7 @@ class Assessment:
     level: Level  # what a row is: the sub-areas of the viewer's area
     period: str  # "2026-11": the local month so far
     rows: tuple[Row, ...]
+    as_of: datetime  # when the figures were read (the page may show kept ones)
 
 
 @dataclass(frozen=True)
@@ -405,4 +406,5 @@ def assessment_by_subarea(
     local = now.astimezone(zone)
     period = f"{local.year:04d}-{local.month:02d}"
     start, end = month_bounds(period, zone)
-    return Assessment(level, period, tuple(assessment(session, level, start, end, now, where)))
+    rows = tuple(assessment(session, level, start, end, now, where))
+    return Assessment(level, period, rows, now)

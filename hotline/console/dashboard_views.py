@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
 from hotline.console.base import console_blueprint, current_user, require_role, serves, services
+from hotline.console.figure_cache import FigureCache
 from ticketing import dashboard_tables, dashboards, visibility
 from ticketing.account_models import User, UserRole
 from ticketing.assessment import COLUMNS, cells
@@ -34,9 +35,10 @@ bp = console_blueprint("dashboard", __name__, url_prefix="/console/dashboard")
 VIEWERS = (UserRole.SUPERVISOR, UserRole.DISPATCHER, UserRole.ADMIN, UserRole.AGENT)
 OVERDUE_ON_PAGE = 20
 TREND_WEEKS = 8
-# The month's assessment reads every case of the month and its history (a few hundred ms
-# at 100,000 cases); leaders' monthly figures may be this many seconds old. Counts, the
-# overdue list and the map are always live. Tests and admins may set it in app.config.
+# The month's assessment reads every case of the month (150-250 ms at 100,000 cases);
+# leaders' monthly figures may be this many seconds old, and until 15 minutes old while
+# newer ones are computed behind the page (figure_cache.py). Counts, the overdue list and
+# the map are always live. Tests and admins may set it in app.config (0: never kept).
 ASSESSMENT_CACHE_SECONDS = 60.0
 _CACHE_ENTRIES = 256
 # A tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png; empty: no tiles.
@@ -75,30 +77,35 @@ def _scope(session: Session, user: User, region_id: int | None) -> dashboard_tab
     )
 
 
-def _assessment(scope: dashboard_tables.Scope) -> dashboards.Assessment:
-    """The assessment for this scope, from a short per-app cache keyed by the exact
-    WHERE clause (so two viewers share figures only when they see the same cases)."""
+def _assessment(scope: dashboard_tables.Scope) -> Callable[[], dashboards.Assessment]:
+    """Start getting the assessment for this scope from the app's figure cache, keyed by
+    the exact WHERE clause (so two viewers share figures only when they see the same
+    cases); call the result once the request's own unit of work is closed."""
     ttl = float(
         current_app.config.get("DASHBOARD_ASSESSMENT_CACHE_SECONDS", ASSESSMENT_CACHE_SECONDS)
     )
     try:
         where = str(scope.where.compile(compile_kwargs={"literal_binds": True}))
-    except CompileError:  # a filter with a value SQL text cannot show: do not cache it
+    except CompileError:  # a filter with a value SQL text cannot show: do not keep it
         ttl, where = 0.0, ""
     period = scope.now.astimezone(scope.zone).strftime("%Y-%m")
-    key = (where, scope.level.value, period)
-    cache: dict[tuple[str, str, str], tuple[float, dashboards.Assessment]]
-    cache = current_app.extensions.setdefault("dashboard_assessments", {})
-    found = cache.get(key)
-    if found is not None and time.monotonic() - found[0] < ttl:
-        return found[1]
-    table = dashboards.assessment_by_subarea(
-        scope.session, scope.where, scope.now, scope.zone, scope.level
-    )
-    if len(cache) >= _CACHE_ENTRIES:
-        cache.clear()
-    cache[key] = (time.monotonic(), table)
-    return table
+    app_services = services()
+    cache: FigureCache[dashboards.Assessment] | None
+    cache = current_app.extensions.get("dashboard_assessments")
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            "dashboard_assessments",
+            FigureCache(app_services.parallel_reads, entries=_CACHE_ENTRIES),
+        )
+    condition, zone, level = scope.where, scope.zone, scope.level
+
+    def compute() -> dashboards.Assessment:
+        with app_services.uow() as uow:
+            now = app_services.clock()
+            return dashboards.assessment_by_subarea(uow.session, condition, now, zone, level)
+
+    pending = cache.get((where, level.value, period), compute, ttl)
+    return lambda: pending().value
 
 
 def _chart_data(
@@ -141,12 +148,13 @@ def page() -> str:
         area, region_id = _area(session, user)
         scope = _scope(session, user, region_id)
         where, now, zone = scope.where, scope.now, scope.zone
+        pending = _assessment(scope)  # in a worker meanwhile, if it must be computed
         # Each set of cases is read once: the open ones, then the weeks' intake.
         open_cases = dashboards.open_cases(session, where, now)
         status, grids = open_cases.by_status, open_cases.grids
         late = dashboards.overdue(session, where, now, OVERDUE_ON_PAGE, open_cases.overdue)
         intake, trend = dashboards.intake_and_trend(session, where, now, zone, TREND_WEEKS)
-        table = _assessment(scope)
+    table = pending()
     return render_template(
         "console/dashboard/page.html",
         area=area,
@@ -178,10 +186,10 @@ def export(name: str) -> Response:
     with services().uow() as uow:
         _, region_id = _area(uow.session, user)
         scope = _scope(uow.session, user, region_id)
-        if name == "assessment":  # the same (possibly cached) figures as the page
-            rows = dashboard_tables.assessment_rows(_assessment(scope))
-        else:
-            rows = export_table(scope)
+        pending = _assessment(scope) if name == "assessment" else None
+        rows = export_table(scope) if pending is None else []
+    if pending is not None:  # the same (possibly kept) figures as the page
+        rows = dashboard_tables.assessment_rows(pending())
     stamp = _stamp(scope.now.astimezone(scope.zone))
     return Response(
         dashboard_tables.csv_text(rows),
