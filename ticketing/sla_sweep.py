@@ -118,16 +118,16 @@ def _fire_due(
     timelines: Timelines,
 ) -> int:
     if ticket.status not in OPEN_STATUSES or ticket.sla_policy_id is None:
-        ticket.next_escalation_at = None
+        rows.change(ticket, "next_escalation_at", None)
         return 0
     calendar = catalog.calendar_of(ticket.sla_policy_id)
     if not calendar.always_open and not calendar.is_open(now):
-        ticket.next_escalation_at = calendar.next_open(now)  # no SMS at night
+        rows.change(ticket, "next_escalation_at", calendar.next_open(now))  # no SMS at night
         return 0
     steps = escalation_steps(ticket, catalog, timelines)
     to_fire = due(steps, fired, now)
     for step in to_fire:
         rows.fire(ticket, step, calendar, directory.recipients(ticket, step.level), now)
         fired.add((step.clock, step.level))
-    ticket.next_escalation_at = next_time(steps, fired)
+    rows.change(ticket, "next_escalation_at", next_time(steps, fired))
     return len(to_fire)
