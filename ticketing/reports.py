@@ -3,8 +3,9 @@
 What a case's history says for the assessment (first assignment, first acceptance and
 whether it was in time, last resolution and whether it was in time, the last closing's
 rating, any reopening) is kept on the case as its events are recorded, so `assessment`
-counts and takes the medians per unit over the month's cases alone, in one statement:
-only the table's few rows come back. `assessment_per_case` reads the same facts from the
+counts and takes the medians per unit over the month's cases alone, in two statements
+(counts by a hash aggregate, medians over only the cases with a duration): only the
+table's few rows come back. `assessment_per_case` reads the same facts from the
 events themselves, by a GROUP BY over the case and its history, and computes the table in
 Python through `ticketing.assessment.assess`: the reference the fast path is tested
 against, so a fact kept wrong shows up as a difference.
@@ -22,7 +23,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     Select,
-    Subquery,
     and_,
     case,
     cast,
@@ -119,17 +119,17 @@ def _flagged(kind: str, flag: ColumnElement[Any], bits: int) -> ColumnElement[An
 
 
 def _case_rows(
-    level: Level,
+    unit_joins: tuple[Any, list[Any]],
     start: datetime,
     end: datetime,
     now: datetime,
     where: ColumnElement[bool],
     history: list[Any],
-) -> tuple[Select[Any], Any]:
-    """One row per case registered in [start, end) that `where` selects: its unit, whether
-    it is open past its deadline, its registration, then the `history` columns; and the
-    unit column (to group by)."""
-    unit, joins = _unit_column(level)
+) -> Select[Any]:
+    """One row per case registered in [start, end) that `where` selects: its unit (a
+    column and the joins it needs), whether it is open past its deadline, its
+    registration, then the `history` columns."""
+    unit, joins = unit_joins
     columns: list[Any] = [
         unit.label("unit"),
         case((and_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolve_by < now), 1), else_=0).label(
@@ -141,7 +141,7 @@ def _case_rows(
     query = select(*columns).select_from(Ticket)
     for target, on in joins:
         query = query.outerjoin(target, on)
-    return query.where(Ticket.created_at >= start, Ticket.created_at < end, where), unit
+    return query.where(Ticket.created_at >= start, Ticket.created_at < end, where)
 
 
 def _facts(
@@ -160,13 +160,18 @@ def _facts(
         func.max(_flagged("closed", rating, 3)).label("last_closed"),
         func.count(case((kind == "reopened", 1))).label("reopens"),
     ]
-    query, unit = _case_rows(level, start, end, now, where, history)
+    unit_joins = _unit_column(level)
+    query = _case_rows(unit_joins, start, end, now, where, history)
     events = and_(TicketEvent.ticket_id == Ticket.id, kind.in_(_KINDS))
-    return query.outerjoin(TicketEvent, events).group_by(Ticket.id, unit)
+    return query.outerjoin(TicketEvent, events).group_by(Ticket.id, unit_joins[0])
 
 
 def _kept_facts(
-    level: Level, start: datetime, end: datetime, now: datetime, where: ColumnElement[bool]
+    unit_joins: tuple[Any, list[Any]],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    where: ColumnElement[bool],
 ) -> Select[Any]:
     """The same rows as `_facts`, read from the facts kept on the case as its events were
     recorded: a scan of the month's cases, no join to their histories."""
@@ -184,7 +189,7 @@ def _kept_facts(
         Ticket.last_rating.label("last_closed"),
         Ticket.reopen_count.label("reopens"),
     ]
-    return _case_rows(level, start, end, now, where, history)[0]
+    return _case_rows(unit_joins, start, end, now, where, history)
 
 
 def outcomes(
@@ -252,7 +257,33 @@ def _hours_postgresql(element: _hours_between, compiler: SQLCompiler, **kw: Any)
     return f"(CAST(EXTRACT(EPOCH FROM ({end} - {start})) AS DOUBLE PRECISION) / 3600.0)"
 
 
-def _median(facts: Any, hours: ColumnElement[float], name: str) -> Subquery:
+def _base_column(level: Level) -> tuple[Any, list[Any]]:
+    """What the counts are grouped by: the unit itself, or for streets and districts the
+    case's community, whose street or district is looked up afterwards among a few
+    hundred regions (instead of joining every case of the month to two of them)."""
+    if level in (Level.STREET, Level.DISTRICT):
+        return Ticket.community_id, []
+    return _unit_column(level)
+
+
+def _units_of_communities(
+    session: Session, level: Level, communities: Iterable[int | None]
+) -> dict[int | None, int | None]:
+    """Each community's unit at `level` (identity below the street level)."""
+    wanted = sorted({c for c in communities if c is not None})
+    if level not in (Level.STREET, Level.DISTRICT) or not wanted:
+        return {c: c for c in wanted}
+    street = aliased(Region)
+    unit = street.id if level is Level.STREET else street.parent_id
+    rows = session.execute(
+        select(Region.id, unit)
+        .outerjoin(street, street.id == Region.parent_id)
+        .where(Region.id.in_(wanted))
+    )
+    return dict(rows.all())
+
+
+def _median(facts: Any, hours: ColumnElement[float], name: str) -> Select[Any]:
     """Per unit, the median of `hours` where it is known: the middle value, or the mean of
     the two middle ones (as `statistics.median`), by window functions both backends run."""
     ranked = (
@@ -267,67 +298,72 @@ def _median(facts: Any, hours: ColumnElement[float], name: str) -> Subquery:
     )
     r = ranked.c
     middle = r.rn.between((r.n + 1) // 2, (r.n + 2) // 2)
-    return select(r.unit, func.avg(r.h).label(name)).where(middle).group_by(r.unit).subquery()
+    return select(r.unit, func.avg(r.h).label(name)).where(middle).group_by(r.unit)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _per_unit(
-    level: Level,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    where: ColumnElement[bool],
-    ordered_sets: bool = False,
-) -> Select[Any]:
-    """One row per unit with the counts the rates divide and the two medians: the whole
-    table in one statement, so a month of a big city's cases never leaves the database.
+_COUNTS = (
+    "cases",
+    "assigned",
+    "accepted_on_time",
+    "due",
+    "resolved_on_time",
+    "rated",
+    "satisfied",
+    "resolved",
+    "reopened",
+)
 
-    With `ordered_sets` (PostgreSQL) the medians are `percentile_cont(0.5)` in the same
-    pass as the counts (the middle value, or the mean of the two middle ones, as
-    `statistics.median`); elsewhere by window functions over the facts."""
-    facts = _kept_facts(level, start, end, now, where).cte("facts")
+
+def _counts(facts: Any) -> Select[Any]:
+    """Per unit of `facts`, the counts the rates divide: a hash aggregate, no sort."""
     f = facts.c
     assigned = f.assigned_at.is_not(None)
     resolved = f.resolved_at.is_not(None)
     rated = and_(f.last_closed.is_not(None), f.last_closed % 8 != _NO_RATING)
+    return select(
+        f.unit,
+        func.count().label("cases"),
+        _count(assigned).label("assigned"),
+        _count(and_(assigned, f.first_accepted % 2 == 1)).label("accepted_on_time"),
+        _count(or_(resolved, f.overdue_open == 1)).label("due"),
+        _count(f.last_resolved % 2 == 1).label("resolved_on_time"),
+        _count(rated).label("rated"),
+        _count(and_(rated, f.last_closed % 8 >= 4)).label("satisfied"),
+        _count(resolved).label("resolved"),
+        _count(and_(resolved, f.reopens > 0)).label("reopened"),
+    ).group_by(f.unit)
+
+
+def _medians(
+    session: Session, facts: Any, postgres: bool
+) -> dict[int | None, tuple[float | None, float | None]]:
+    """Per unit of `facts`, the median hours to accept and to resolve. On PostgreSQL by
+    `percentile_cont(0.5)` (the middle value, or the mean of the two middle ones, as
+    `statistics.median`) over only the cases with a duration, so the sort is short;
+    elsewhere by window functions."""
+    f = facts.c
     to_accept = _hours_between(f.assigned_at, f.accepted_at)
     to_resolve = _hours_between(f.created_at, f.resolved_at)
-    medians: list[Any] = []
-    if ordered_sets:
-        medians = [
-            func.percentile_cont(0.5).within_group(to_accept).label("accept"),
-            func.percentile_cont(0.5).within_group(to_resolve).label("resolve"),
-        ]
-    counts = (
-        select(
-            f.unit,
-            *medians,
-            func.count().label("cases"),
-            _count(assigned).label("assigned"),
-            _count(and_(assigned, f.first_accepted % 2 == 1)).label("accepted_on_time"),
-            _count(or_(resolved, f.overdue_open == 1)).label("due"),
-            _count(f.last_resolved % 2 == 1).label("resolved_on_time"),
-            _count(rated).label("rated"),
-            _count(and_(rated, f.last_closed % 8 >= 4)).label("satisfied"),
-            _count(resolved).label("resolved"),
-            _count(and_(resolved, f.reopens > 0)).label("reopened"),
+    found: dict[int | None, list[float | None]] = {}
+    if postgres:
+        rows = session.execute(
+            select(
+                f.unit,
+                func.percentile_cont(0.5).within_group(to_accept),
+                func.percentile_cont(0.5).within_group(to_resolve),
+            )
+            .where(or_(f.accepted_at.is_not(None), f.resolved_at.is_not(None)))
+            .group_by(f.unit)
         )
-        .group_by(f.unit)
-        .subquery()
-    )
-    c = counts.c
-    if ordered_sets:
-        return select(*c)
-    accept = _median(facts, to_accept, "accept")
-    resolve = _median(facts, to_resolve, "resolve")
-    return (
-        select(*(col for col in c), accept.c.accept, resolve.c.resolve)
-        .outerjoin(accept, accept.c.unit.is_not_distinct_from(c.unit))
-        .outerjoin(resolve, resolve.c.unit.is_not_distinct_from(c.unit))
-    )
+        return {unit: (accept, resolve) for unit, accept, resolve in rows}
+    for index, (hours, name) in enumerate(((to_accept, "accept"), (to_resolve, "resolve"))):
+        for unit, median in session.execute(_median(facts, hours, name)):
+            found.setdefault(unit, [None, None])[index] = median
+    return {unit: (accept, resolve) for unit, (accept, resolve) in found.items()}
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -345,26 +381,40 @@ def assessment(
     """The assessment table for cases registered in [start, end), limited to the cases
     `where` selects (a WHERE clause on Ticket, such as what a console user may see).
 
-    Aggregated in SQL (a few rows come back, whatever the month's size); the figures are
-    those `ticketing.assessment.assess` makes of `outcomes`, which tests hold it to."""
+    Aggregated in SQL, two statements over the month's cases: the counts grouped by the
+    unit (or by community, summed here into streets or districts) and the medians per
+    unit; only a few rows come back, whatever the month's size. The figures are those
+    `ticketing.assessment.assess` makes of `outcomes`, which tests hold it to."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    query = _per_unit(level, start, end, now, true() if where is None else where, postgres)
-    found = session.execute(query).all()
-    labels = unit_labels(session, level, (r.unit for r in found if r.unit is not None))
+    where = true() if where is None else where
+    base = _kept_facts(_base_column(level), start, end, now, where).subquery("facts")
+    counted = session.execute(_counts(base)).all()
+    unit_of = _units_of_communities(session, level, (r.unit for r in counted))
+    totals: dict[int | None, list[int]] = {}
+    for found in counted:
+        sums = totals.setdefault(unit_of.get(found.unit), [0] * len(_COUNTS))
+        for index, name in enumerate(_COUNTS):
+            sums[index] += int(getattr(found, name) or 0)
+    by_unit = _kept_facts(_unit_column(level), start, end, now, where).subquery("facts")
+    medians = _medians(session, by_unit, postgres)
+    labels = unit_labels(session, level, (u for u in totals if u is not None))
     missing = _NONE_LABEL.get(level, "(no place)")
-    rows = [
-        Row(
-            unit=labels[r.unit] if r.unit is not None else missing,
-            cases=int(r.cases),
-            response_rate=_rate(int(r.accepted_on_time), int(r.assigned)),
-            on_time_rate=_rate(int(r.resolved_on_time), int(r.due)),
-            satisfaction_rate=_rate(int(r.satisfied), int(r.rated)),
-            reopen_rate=_rate(int(r.reopened), int(r.resolved)),
-            median_hours_to_accept=None if r.accept is None else float(r.accept),
-            median_hours_to_resolve=None if r.resolve is None else float(r.resolve),
+    rows = []
+    for unit, sums in totals.items():
+        n = dict(zip(_COUNTS, sums, strict=True))
+        accept, resolve = medians.get(unit, (None, None))
+        rows.append(
+            Row(
+                unit=labels[unit] if unit is not None else missing,
+                cases=n["cases"],
+                response_rate=_rate(n["accepted_on_time"], n["assigned"]),
+                on_time_rate=_rate(n["resolved_on_time"], n["due"]),
+                satisfaction_rate=_rate(n["satisfied"], n["rated"]),
+                reopen_rate=_rate(n["reopened"], n["resolved"]),
+                median_hours_to_accept=None if accept is None else float(accept),
+                median_hours_to_resolve=None if resolve is None else float(resolve),
+            )
         )
-        for r in found
-    ]
     # The order `assess` gives: best on-time rate first, units without one last.
     return sorted(rows, key=lambda r: (r.on_time_rate is None, -(r.on_time_rate or 0), r.unit))
 
