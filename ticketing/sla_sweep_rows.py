@@ -18,14 +18,14 @@ INSERTs 2.2 s before, 1.0 s so). Other databases take the portable executemany.
 
 from __future__ import annotations
 
-import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    DateTime,
     Integer,
     String,
     Table,
@@ -38,9 +38,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ticketing import messages
 from ticketing.business_time import BusinessCalendar
@@ -177,7 +179,7 @@ def _insert_recordset(
         *(cast(given.c[c], JSON) if _is_json(table, c) else given.c[c] for c in columns)
     ).order_by(given.c.position)
     statement = insert(table).from_select(columns, chosen)
-    params = {"rows": _document(table, rows)}
+    params = {"rows": _document(session, table, rows)}
     if not returning:
         session.execute(statement, params)
         return []
@@ -194,7 +196,7 @@ def _update_recordset(session: Session, cases: list[Row]) -> None:
         .where(tickets.c.id == given.c.id)
         .values({c: given.c[c] for c in cases[0] if c != "id"})
     )
-    session.execute(statement, {"rows": _document(tickets, cases)})
+    session.execute(statement, {"rows": _document(session, tickets, cases)})
 
 
 def _recordset(table: Table, columns: list[str]) -> TableValuedAlias:
@@ -213,25 +215,42 @@ def _is_json(table: Table, column: str) -> bool:
     return isinstance(table.c[column].type, JSON)
 
 
-def _document(table: Table, rows: list[Row]) -> str:
+def _document(session: Session, table: Table, rows: list[Row]) -> str:
     """The rows as one JSON array: a JSON column's value as the text SQLAlchemy would
     store (json.dumps), times in ISO 8601 with their offset, enums by value."""
-    encoders = {c: (json.dumps if _is_json(table, c) else _plain) for c in rows[0] if c in table.c}
+    dialect = session.get_bind().dialect
+    encoders = {c: _encoder(table.c[c].type, dialect) for c in rows[0]}
+    plain = [c for c, encode in encoders.items() if encode is None]
+    encoded = [(c, encode) for c, encode in encoders.items() if encode is not None]
     return json.dumps(
         [
-            {"position": n, **{c: encode(row[c]) for c, encode in encoders.items()}}
+            {
+                "position": n,
+                **{c: row[c] for c in plain},
+                **{c: encode(row[c]) for c, encode in encoded},
+            }
             for n, row in enumerate(rows)
         ],
         ensure_ascii=False,
     )
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
+def _encoder(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a column's value goes into the JSON document, through the column type's own
+    conversion (aware UTC times, enums by value); None: as it is."""
+    if isinstance(kind, JSON):
+        return json.dumps
+    process = kind.bind_processor(dialect)
+    base = kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+    if not isinstance(base, DateTime):
+        return process
+
+    def timestamp(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        return (process(value) if process else value).isoformat()
+
+    return timestamp
 
 
 def _update_many(session: Session, cases: list[Row]) -> None:
