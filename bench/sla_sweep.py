@@ -914,13 +914,15 @@ def report(results: Results) -> str:
         biggest = max(results.trials, key=lambda t: (t.open_cases, t.due))
         lines += [
             "",
-            f"SQL per due case at {biggest.due:,} due, by statement shape "
+            f"SQL per due case at {biggest.due:,} due, by statement shape, most time first "
             "(statements, then ms of round trip):",
         ]
         lines += [
             f"  {n / biggest.due:6.2f} {biggest.shape_seconds[shape] / biggest.due * 1000:6.3f}"
             f"  {shape}"
-            for shape, n in biggest.shapes.most_common(14)
+            for shape, n in sorted(
+                biggest.shapes.items(), key=lambda item: -biggest.shape_seconds[item[0]]
+            )[:14]
         ]
     lines += scaling(results)
     lines += naive_lines(results)
