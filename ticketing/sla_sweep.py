@@ -7,9 +7,9 @@ SKIP LOCKED, so concurrent sweepers share the work instead of repeating it, and 
 it fires is a unique row, so a retry fires nothing.
 
 A batch of a thousand due cases writes thousands of rows (the rung, its history event,
-an SMS per person told). They are collected as plain rows and written with one multi-row
-INSERT per table (`ticketing.sla_sweep_rows`): as ORM objects, their bookkeeping at commit
-was most of the batch's time.
+an SMS per person told) and changes two columns of each case. They are collected as plain
+rows and written with one statement per table (`ticketing.sla_sweep_rows`): as ORM
+objects, their bookkeeping at commit was most of the batch's time.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def sweep_batch(uow: UnitOfWork, now: datetime, limit: int = 1000) -> tuple[int,
     batch was full.
 
     What every case needs (policies, who to notify, what fired before) is read once for
-    the batch, nothing is flushed case by case, and the new rows go in with one INSERT
-    a table just before the commit.
+    the batch, nothing is flushed case by case, and the new rows and the cases' changed
+    columns go in with one statement a table just before the commit.
     """
     # A batch makes thousands of short-lived objects and frees them all at the end; the
     # cyclic collector scanning them midway cost a third of the time.
