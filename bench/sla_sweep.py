@@ -458,6 +458,10 @@ class Trial:
     statements: int = 0
     sql_seconds: float = 0.0
     gc_seconds: float = 0.0
+    # The server's side: WAL written (full-page images after a checkpoint swell it) and
+    # checkpoints counted while the sweeps ran; loading a million cases leaves them busy.
+    wal_mib: float = 0.0
+    checkpoints: int = 0
     levels: Counter[str] = field(default_factory=Counter)
     shapes: Counter[str] = field(default_factory=Counter)
     shape_seconds: Counter[str] = field(default_factory=Counter)
@@ -557,6 +561,7 @@ def due_trial(
         flushes.append(session)
 
     event.listen(factory, "after_flush", count_flush)
+    wal_before, checkpoints_before = server_activity(engine)
     with SqlMeter(engine) as meter, GcMeter() as collector:
         start, cpu = time.perf_counter(), time.process_time()
         while True:
@@ -570,6 +575,9 @@ def due_trial(
         trial.seconds = time.perf_counter() - start
         trial.cpu_seconds = time.process_time() - cpu
     event.remove(factory, "after_flush", count_flush)
+    wal_after, checkpoints_after = server_activity(engine)
+    trial.wal_mib = (wal_after - wal_before) / 2**20
+    trial.checkpoints = checkpoints_after - checkpoints_before
     trial.flushes = len(flushes)
     trial.gc_seconds = collector.seconds
     trial.statements, trial.sql_seconds = meter.count, meter.seconds
@@ -590,6 +598,16 @@ def due_trial(
         ).all()
         trial.levels = Counter(dict(levels))
     return trial
+
+
+def server_activity(engine: Engine) -> tuple[int, int]:
+    """Bytes of WAL written so far and checkpoints counted so far, server-wide."""
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, "
+            "checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        ).one()
+    return int(row[0]), int(row[1])
 
 
 def naive_sweep(
@@ -859,7 +877,8 @@ def measure(
         trial = due_trial(engine, factory, loader, due_n, budget, args.batch)
         results.trials.append(trial)
         print(
-            f"  {due_n:,} due: {trial.seconds:.2f} s, {trial.rungs:,} rungs, {trial.sms:,} SMS",
+            f"  {due_n:,} due: {trial.seconds:.2f} s, {trial.rungs:,} rungs, {trial.sms:,} SMS; "
+            f"WAL {trial.wal_mib:.0f} MiB, checkpoints {trial.checkpoints}",
             flush=True,
         )
     if not final:
