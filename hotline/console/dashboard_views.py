@@ -40,7 +40,6 @@ TREND_WEEKS = 8
 # newer ones are computed behind the page (figure_cache.py). Counts, the overdue list and
 # the map are always live. Tests and admins may set it in app.config (0: never kept).
 ASSESSMENT_CACHE_SECONDS = 60.0
-_CACHE_ENTRIES = 256
 # A tile URL template such as https://tiles.example.org/{z}/{x}/{y}.png; empty: no tiles.
 _TILES = re.compile(r"^(https?://|/)\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
 
@@ -95,7 +94,7 @@ def _assessment(scope: dashboard_tables.Scope) -> Callable[[], dashboards.Assess
     if cache is None:
         cache = current_app.extensions.setdefault(
             "dashboard_assessments",
-            FigureCache(app_services.parallel_reads, entries=_CACHE_ENTRIES),
+            FigureCache(app_services.parallel_reads),
         )
     condition, zone, level = scope.where, scope.zone, scope.level
 

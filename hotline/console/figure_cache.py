@@ -16,6 +16,7 @@ and would wait on each other) everything is computed in the caller's thread as b
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -58,10 +59,6 @@ class FigureCache(Generic[T]):
             else None
         )
 
-    @property
-    def background(self) -> bool:
-        return self._pool is not None
-
     def get(self, key: Hashable, compute: Callable[[], T], ttl: float) -> Callable[[], Kept[T]]:
         """Start getting the figures for `key`; the returned callable gives them, waiting
         only if nothing usable was kept. `compute` must open its own unit of work: it may
@@ -71,15 +68,15 @@ class FigureCache(Generic[T]):
             return self._later(compute)
         with self._lock:
             kept = self._kept.get(key)
-            age = self._clock() - kept.computed_at if kept is not None else None
-            if kept is not None and age is not None and age < ttl:
+            age = self._clock() - kept.computed_at if kept is not None else math.inf
+            if kept is not None and age < ttl:
                 return lambda: kept
             if self._pool is not None:
                 running = self._running.get(key)
                 if running is None:
                     running = self._pool.submit(self._compute, key, compute)
                     self._running[key] = running
-                if kept is not None and age is not None and age < self._max_age:
+                if kept is not None and age < self._max_age:
                     return lambda: kept  # stale but recent: the refresh runs behind it
                 return running.result
         return lambda: self._compute(key, compute)
@@ -89,9 +86,11 @@ class FigureCache(Generic[T]):
         try:
             kept = Kept(compute(), started)
         except Exception:
-            log.exception("computing figures for %r failed; the last ones are kept", key)
             with self._lock:
                 self._running.pop(key, None)
+                stale = key in self._kept
+            if stale:  # nobody waits for this refresh: say so here (a waiter gets the error)
+                log.exception("computing figures for %r failed; the last ones are kept", key)
             raise
         with self._lock:
             self._running.pop(key, None)
