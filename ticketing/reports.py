@@ -13,6 +13,7 @@ against, so a fact kept wrong shows up as a difference.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -66,16 +67,21 @@ def _unit_column(level: Level) -> tuple[QueryableAttribute[Any], list[Any]]:
         return Ticket.department_id, []
     if level is Level.COMMUNITY:
         return Ticket.community_id, []
+    unit, joins = _above_community(level)
+    return unit, [(Region, Region.id == Ticket.community_id), *joins]
+
+
+_ABOVE_COMMUNITY = (Level.STREET, Level.DISTRICT)
+
+
+def _above_community(level: Level) -> tuple[Any, list[Any]]:
+    """The street or district of a community (`Region`), and the joins from it."""
     street = aliased(Region)
     joins: list[Any] = [(street, street.id == Region.parent_id)]
     if level is Level.STREET:
-        return street.id, [(Region, Region.id == Ticket.community_id), *joins]
+        return street.id, joins
     district = aliased(Region)
-    return district.id, [
-        (Region, Region.id == Ticket.community_id),
-        *joins,
-        (district, district.id == street.parent_id),
-    ]
+    return district.id, [*joins, (district, district.id == street.parent_id)]
 
 
 def unit_labels(session: Session, level: Level, ids: Iterable[int]) -> dict[int, str]:
@@ -261,7 +267,7 @@ def _base_column(level: Level) -> tuple[Any, list[Any]]:
     """What the counts are grouped by: the unit itself, or for streets and districts the
     case's community, whose street or district is looked up afterwards among a few
     hundred regions (instead of joining every case of the month to two of them)."""
-    if level in (Level.STREET, Level.DISTRICT):
+    if level in _ABOVE_COMMUNITY:
         return Ticket.community_id, []
     return _unit_column(level)
 
@@ -271,16 +277,13 @@ def _units_of_communities(
 ) -> dict[int | None, int | None]:
     """Each community's unit at `level` (identity below the street level)."""
     wanted = sorted({c for c in communities if c is not None})
-    if level not in (Level.STREET, Level.DISTRICT) or not wanted:
+    if level not in _ABOVE_COMMUNITY or not wanted:
         return {c: c for c in wanted}
-    street = aliased(Region)
-    unit = street.id if level is Level.STREET else street.parent_id
-    rows = session.execute(
-        select(Region.id, unit)
-        .outerjoin(street, street.id == Region.parent_id)
-        .where(Region.id.in_(wanted))
-    )
-    return dict(rows.all())
+    unit, joins = _above_community(level)
+    query = select(Region.id, unit).where(Region.id.in_(wanted))
+    for target, on in joins:
+        query = query.outerjoin(target, on)
+    return dict(session.execute(query).all())
 
 
 def _median(facts: Any, hours: ColumnElement[float], name: str) -> Select[Any]:
@@ -348,7 +351,6 @@ def _medians(
     f = facts.c
     to_accept = _hours_between(f.assigned_at, f.accepted_at)
     to_resolve = _hours_between(f.created_at, f.resolved_at)
-    found: dict[int | None, list[float | None]] = {}
     if postgres:
         rows = session.execute(
             select(
@@ -360,6 +362,7 @@ def _medians(
             .group_by(f.unit)
         )
         return {unit: (accept, resolve) for unit, accept, resolve in rows}
+    found: dict[int | None, list[float | None]] = {}
     for index, (hours, name) in enumerate(((to_accept, "accept"), (to_resolve, "resolve"))):
         for unit, median in session.execute(_median(facts, hours, name)):
             found.setdefault(unit, [None, None])[index] = median
@@ -390,18 +393,16 @@ def assessment(
     base = _kept_facts(_base_column(level), start, end, now, where).subquery("facts")
     counted = session.execute(_counts(base)).all()
     unit_of = _units_of_communities(session, level, (r.unit for r in counted))
-    totals: dict[int | None, list[int]] = {}
+    totals: dict[int | None, Counter[str]] = {}
     for found in counted:
-        sums = totals.setdefault(unit_of.get(found.unit), [0] * len(_COUNTS))
-        for index, name in enumerate(_COUNTS):
-            sums[index] += int(getattr(found, name) or 0)
+        sums = totals.setdefault(unit_of.get(found.unit), Counter())
+        sums.update({name: int(getattr(found, name) or 0) for name in _COUNTS})
     by_unit = _kept_facts(_unit_column(level), start, end, now, where).subquery("facts")
     medians = _medians(session, by_unit, postgres)
     labels = unit_labels(session, level, (u for u in totals if u is not None))
     missing = _NONE_LABEL.get(level, "(no place)")
     rows = []
-    for unit, sums in totals.items():
-        n = dict(zip(_COUNTS, sums, strict=True))
+    for unit, n in totals.items():
         accept, resolve = medians.get(unit, (None, None))
         rows.append(
             Row(
