@@ -13,7 +13,7 @@ their events, at spread-out times until there are `--cases`. `--triage-share` of
 
 Baselines, measured in the same run so the figures compare:
   - the triage queue with its partial index (ix_tickets_waiting) dropped, then put back;
-  - the month's assessment computed per case in Python (`reports.assessment_per_case`,
+  - the month's assessment computed per case in Python (`outcomes.assessment_per_case`,
     what the dashboard did before) against the SQL aggregate the dashboard uses now.
 The dashboard is measured three ways: as it is (the month's assessment kept for 60 s,
 warm after the first request); with the kept figures always expired (each request shows
@@ -40,15 +40,18 @@ from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hotline import schema
 from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap
 from hotline.console.figure_cache import FigureCache
 from hotline.settings import Settings
-from ticketing import accounts, closure, intake, reports, seeding
-from ticketing import services as cases
-from ticketing.assessment import Level, month_bounds
-from ticketing.models import Ticket
+from hotline.storage import schema
+from ticketing.cases import closure, intake
+from ticketing.cases import services as cases
+from ticketing.demo import seeding
+from ticketing.models.cases import Ticket
+from ticketing.people import accounts
+from ticketing.reporting import outcomes
+from ticketing.reporting.assessment import Level, month_bounds
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bench_console"
 PASSWORD = "bench-console-pass-1"  # noqa: S105 (a throwaway database)
@@ -181,8 +184,8 @@ def assessment_rows(services: Services, n: int) -> list[tuple[str, list[float], 
     start, end = month_bounds(now.astimezone(zone).strftime("%Y-%m"), zone)
     found = []
     for label, compute in (
-        ("BASELINE assessment per case in Python (city)", reports.assessment_per_case),
-        ("assessment aggregated in SQL (city)", reports.assessment),
+        ("BASELINE assessment per case in Python (city)", outcomes.assessment_per_case),
+        ("assessment aggregated in SQL (city)", outcomes.assessment),
     ):
         times = []
         with services.uow() as uow:

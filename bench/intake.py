@@ -33,8 +33,8 @@ from types import FrameType
 
 import psycopg
 
-from hotline.simulator import HttpAnswer, HttpTransport, Simulator, SimulatorError
-from ticketing.demo_city import build_demo_city
+from hotline.simulator.caller import HttpAnswer, HttpTransport, Simulator, SimulatorError
+from ticketing.demo.city import build_demo_city
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

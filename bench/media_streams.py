@@ -30,14 +30,14 @@ sys.path.insert(0, str(ROOT))
 
 from hotline.bootstrap import bootstrap  # noqa: E402
 from hotline.media import protocol  # noqa: E402
-from hotline.media.client import MediaStreamClient  # noqa: E402
 from hotline.media.config import MediaSettings  # noqa: E402
 from hotline.media.endpointing import SILENCE_MS  # noqa: E402
+from hotline.media.exchange import Expectation, MemorySpeechExchange  # noqa: E402
 from hotline.media.server import MediaServer, start_media_server_thread  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
+from hotline.simulator.media_client import MediaStreamClient  # noqa: E402
 from hotline.speech import grammars  # noqa: E402
 from hotline.speech.audio import decode_wav  # noqa: E402
-from hotline.speech_exchange import Expectation, MemorySpeechExchange  # noqa: E402
 
 FSDD = ROOT / "tests" / "fixtures" / "audio" / "fsdd"
 TOKEN = "bench-token"  # noqa: S105 - signs local test streams only

@@ -9,7 +9,7 @@ whose edges bend through three more points, shared exactly with the neighbour, s
 tile the city as real ones do. Every grid goes through GeoJSON text, the form the `grids`
 table stores.
 
-In process it times loading `ticketing.geo.GridIndex` from that text, and from decoded
+In process it times loading `ticketing.places.geo.GridIndex` from that text, and from decoded
 GeoJSON (`json.loads` timed apart), `locate` one point at a time and `locate_many` for the
 whole batch, and the index's resident memory. The
 baseline, in the same run on the same points, is PostGIS: the same GeoJSON loaded with
@@ -19,7 +19,7 @@ point over one connection (prepared), and batched as an `unnest` join. Both answ
 checked to agree. The database is dropped at the end; without PostGIS (Debian package
 `postgresql-15-postgis-3`) the bench says so and reports the in-process figures alone.
 
-Last, it times `ticketing.gazetteer.Gazetteer` over --places synthetic places (roads with
+Last, it times `ticketing.places.gazetteer.Gazetteer` over --places synthetic places (roads with
 their house numbers, and named places), searching misspelt and Chinese queries.
 Targets: 10 x PostGIS's lookups per second, grids loaded in under 10 s; exit status 1 if
 one is missed or the answers disagree. See bench/README.md.
@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ticketing.gazetteer import Gazetteer, PlaceEntry
-from ticketing.geo import METRES_PER_DEGREE, GridIndex
+from ticketing.places.gazetteer import Gazetteer, PlaceEntry
+from ticketing.places.geo import METRES_PER_DEGREE, GridIndex
 
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres"
 DATABASE = "hotline_routing_bench"

@@ -4,7 +4,7 @@ Run from the repository root:  .venv/bin/python bench/sla_sweep.py [--open N] [-
 
 It builds a fresh `hotline_sla_bench` database (`--database` names another; Alembic schema,
 the demo city), bulk-loads N open cases (default 1,000,000) with COPY, and measures
-`ticketing.sla_sweep.sweep`:
+`ticketing.sla.sweep.sweep`:
 with nothing due (p50/p95, and the plan of its selecting query), with 10,000 cases due
 (the time to fire them all, the rungs and SMS written), and the same due counts at a
 tenth of the open cases, so that time can be seen to follow the due cases, not the open
@@ -47,18 +47,23 @@ from sqlalchemy import Engine, Table, event, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from hotline.bootstrap import make_engine
-from hotline.schema import upgrade
-from ticketing.casenumbers import format_case_number
-from ticketing.catalogue import CategoryLevel, Priority
-from ticketing.escalation import Clock, Level, RunningClock, Step, due, schedule
-from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
-from ticketing.models import Base, Category, Escalation, Grid, GridAssignment, Ticket
-from ticketing.routing import AssignmentRole
-from ticketing.seeding import load_demo_city
-from ticketing.sla import SlaPolicy, choose_policy, pauses
-from ticketing.sla_service import PolicyCatalog, load_catalog, pause_history
-from ticketing.sla_sweep import sweep
+from hotline.storage.schema import upgrade
+from ticketing.cases.numbers import format_case_number
+from ticketing.db import Base
+from ticketing.demo.seeding import load_demo_city
+from ticketing.models.cases import Ticket
+from ticketing.models.catalogue import Category
+from ticketing.models.people import GridAssignment
+from ticketing.models.places import Grid
+from ticketing.models.sla import Escalation
+from ticketing.sla.ladder import Clock, Level, RunningClock, Step, due, schedule
+from ticketing.sla.policies import SlaPolicy, choose_policy, pauses
+from ticketing.sla.services import PolicyCatalog, load_catalog, pause_history
+from ticketing.sla.sweep import sweep
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.catalogue import CategoryLevel, Priority
+from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
+from ticketing.vocabulary.roles import AssignmentRole
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -650,7 +655,7 @@ def naive_sweep(
 
 
 def _ladder(ticket: Ticket, catalog: PolicyCatalog) -> list[Step]:
-    # The same clocks as ticketing.sla_service._clocks: resolve always, accept until accepted.
+    # The same clocks as ticketing.sla.services._clocks: resolve always, accept until accepted.
     assert ticket.sla_policy_id is not None
     policy = catalog.policies[ticket.sla_policy_id]
     clocks = [RunningClock(Clock.RESOLVE, ticket.created_at, policy.resolve_within)]
@@ -704,7 +709,7 @@ def _area(path: str, name: str) -> str:
     if path == "~":
         return "C built-ins called from C"
     for marker, area in (
-        ("ticketing/business_time", "business time (ticketing.business_time)"),
+        ("ticketing/business_time", "business time (ticketing.sla.business_time)"),
         ("chinese_calendar", "chinese_calendar lookups"),
         ("zoneinfo", "zoneinfo"),
         ("/ticketing/", "ticketing (other)"),

@@ -19,10 +19,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config["SECRET_KEY"] = services.settings.secret_key
     app.extensions["hotline"] = services
 
-    from hotline import api, webhooks
+    from hotline.api import views
+    from hotline.telephony import webhooks
 
     app.register_blueprint(webhooks.bp)
-    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
     _register_errors(app)
     from hotline import console
 

@@ -17,15 +17,15 @@ from redis import Redis
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.call_state import CallStates, DatabaseCallStates, RedisCallStates
-from hotline.ivr.flows import Flow, Vocabulary, load_flows
-from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.media.exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
 from hotline.settings import Settings
-from hotline.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
 from hotline.speech.recognizers import SpeechRecognizer
 from hotline.speech.step_grammars import STEP_GRAMMARS, StepGrammars
-from hotline.speech_exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
-from ticketing.case_links import CaseLinks
+from hotline.telephony.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
+from hotline.voice.flows import Flow, Vocabulary, load_flows
+from hotline.voice.state import CallStates, DatabaseCallStates, RedisCallStates
+from ticketing.cases.links import CaseLinks
 from ticketing.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -37,8 +37,8 @@ FLOW_VOCABULARY = Vocabulary(
     checks=frozenset({"location", "place"}),
     grammars=frozenset(STEP_GRAMMARS),
 )
-SEND_SMS_JOB = "hotline.jobs.send_sms"
-TRANSCRIBE_JOB = "hotline.jobs.transcribe_recording"
+SEND_SMS_JOB = "hotline.jobs.tasks.send_sms"
+TRANSCRIBE_JOB = "hotline.jobs.tasks.transcribe_recording"
 
 _current: Services | None = None
 

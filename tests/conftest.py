@@ -20,13 +20,13 @@ from redis import Redis
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline import schema
 from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap, make_engine
-from hotline.queue import QUEUE_NAMES, InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.jobs.queue import QUEUE_NAMES, InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
-from hotline.simulator import FlaskTransport, Simulator
-from ticketing import seeding
+from hotline.simulator.caller import FlaskTransport, Simulator
+from hotline.storage import schema
+from ticketing.demo import seeding
 from ticketing.unit_of_work import UnitOfWork
 
 TEST_TOKEN = "test-webhook-token"

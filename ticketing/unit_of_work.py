@@ -15,8 +15,8 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketing.case_links import CaseLinks
-from ticketing.models import SmsMessage
+from ticketing.cases.links import CaseLinks
+from ticketing.models.sms import SmsMessage
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ UPLOAD_FRAMING = 1024 * 1024  # the other fields and the multipart framing aroun
 
 def register(app: Flask) -> None:
     """Register the console's blueprints, session settings, template globals and errors."""
-    from hotline import attachments
     from hotline.console import (
         admin_schedule_views,
         admin_views,
@@ -33,6 +32,7 @@ def register(app: Flask) -> None:
         template_globals,
     )
     from hotline.console.errors import install_error_pages, wants_json
+    from hotline.storage import attachments
 
     # One line a console module: its blueprint.
     blueprints = [

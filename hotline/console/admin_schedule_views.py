@@ -1,7 +1,7 @@
 """The administration pages for who works when and what is promised: staff rosters and
 leave, the calendar's custom dates, SLA policy versions. Administrators only.
 
-Thin views over `ticketing.admin_schedules` and `ticketing.admin_services` in the same
+Thin views over `ticketing.admin.schedules` and `ticketing.admin.services` in the same
 manner as `admin_views`; calendar and SLA changes enqueue the recomputation of open
 cases' deadlines (a job: with many open cases it takes a while).
 """
@@ -14,24 +14,17 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
-from hotline.admin_jobs import RECOMPUTE_JOB
 from hotline.console.admin_views import Page, admin_only, attempt, form_value, now
 from hotline.console.base import actor, console_blueprint, services
-from ticketing import admin_schedules as schedules
-from ticketing import admin_services as admin
+from hotline.jobs.admin import RECOMPUTE_JOB
+from ticketing.admin import schedules
+from ticketing.admin import services as admin
 from ticketing.exceptions import InvalidInput
-from ticketing.models import (
-    CalendarRow,
-    Grid,
-    GridAssignment,
-    LeavePeriod,
-    RosterShift,
-    SlaPolicyRow,
-    SlaRuleRow,
-    Staff,
-)
-from ticketing.rosters import WEEKDAYS
-from ticketing.sla_service import load_catalog
+from ticketing.models.people import GridAssignment, LeavePeriod, RosterShift, Staff
+from ticketing.models.places import Grid
+from ticketing.models.sla import CalendarRow, SlaPolicyRow, SlaRuleRow
+from ticketing.people.rosters import WEEKDAYS
+from ticketing.sla.services import load_catalog
 from ticketing.unit_of_work import UnitOfWork
 
 bp = console_blueprint("admin_schedule", __name__, url_prefix="/console/admin")

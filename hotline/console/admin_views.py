@@ -2,8 +2,8 @@
 imports, categories and the audit log (rosters, calendar and SLA policies are in
 `admin_schedule_views`).
 
-Thin views over `ticketing.grid_import`, `ticketing.staff_import` and
-`ticketing.admin_services`: each form is parsed, handed to one service call (which
+Thin views over `ticketing.admin.grid_import`, `ticketing.admin.staff_import` and
+`ticketing.admin.services`: each form is parsed, handed to one service call (which
 validates, audits and commits), and either redirected with a message or shown again with
 the reason and status 400.
 """
@@ -21,21 +21,18 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, require_role, services
-from ticketing import admin_services as admin
-from ticketing.account_models import AuditEntry, UserRole
-from ticketing.catalogue import Priority
-from ticketing.dashboard_tables import spreadsheet_safe
+from ticketing.admin import services as admin
+from ticketing.admin.grid_import import import_grids
+from ticketing.admin.imports import ImportResult
+from ticketing.admin.staff_import import HEADER, import_staff
 from ticketing.exceptions import DomainError
-from ticketing.grid_import import import_grids
-from ticketing.imports import ImportResult
-from ticketing.models import (
-    Category,
-    Department,
-    Grid,
-    Staff,
-)
-from ticketing.staff_import import HEADER, import_staff
+from ticketing.models.accounts import AuditEntry, UserRole
+from ticketing.models.catalogue import Category, Department
+from ticketing.models.people import Staff
+from ticketing.models.places import Grid
+from ticketing.reporting.tables import spreadsheet_safe
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.catalogue import Priority
 
 bp = console_blueprint("admin", __name__, url_prefix="/console/admin")
 admin_only = require_role(UserRole.ADMIN)

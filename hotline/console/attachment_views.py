@@ -1,7 +1,7 @@
 """A case's attachments on the console: each file, for the users who may see the case.
 
 The case page lists them (the `case_attachments` template global, read in the page's own
-session); the file itself is served here, scoped by `ticketing.visibility.case_filter` so a
+session); the file itself is served here, scoped by `ticketing.people.visibility.case_filter` so a
 case outside the user's area answers 404 just like a missing file. The stored type was
 read from the file's first bytes when it was uploaded; the browser is told to show it
 inline and not to guess another type.
@@ -13,13 +13,13 @@ from flask import abort, send_file
 from sqlalchemy.orm import object_session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline import attachments
 from hotline.console.base import console_blueprint, current_user, require_role, services
-from ticketing.account_models import UserRole
-from ticketing.case_attachments import AttachmentInfo, for_case, visible_file
-from ticketing.casenumbers import normalise_case_number
-from ticketing.models import Ticket
-from ticketing.visibility import case_filter
+from hotline.storage import attachments
+from ticketing.cases.attachments import AttachmentInfo, for_case, visible_file
+from ticketing.cases.numbers import normalise_case_number
+from ticketing.models.accounts import UserRole
+from ticketing.models.cases import Ticket
+from ticketing.people.visibility import case_filter
 
 bp = console_blueprint("attachments", __name__, url_prefix="/console/cases")
 

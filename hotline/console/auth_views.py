@@ -16,8 +16,8 @@ from hotline.console.base import (
     safe_next,
     services,
 )
-from ticketing import accounts
 from ticketing.exceptions import DomainError
+from ticketing.people import accounts
 
 # The console's own blueprint: it also carries the shared templates and static files.
 bp = console_blueprint(

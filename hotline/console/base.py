@@ -23,8 +23,8 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.bootstrap import Services
-from ticketing.account_models import User, UserRole
-from ticketing.accounts import session_fingerprint
+from ticketing.models.accounts import User, UserRole
+from ticketing.people.accounts import session_fingerprint
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -1,7 +1,7 @@
 """The case page: everything about one case, and every move on it as a small form.
 
 Each move is a POST to `/console/cases/<number>/<move>` that calls one service function
-(`ticketing.agent_moves` or `ticketing.services`), commits, and redirects back with a
+(`ticketing.cases.agent_moves` or `ticketing.cases.services`), commits, and redirects back with a
 message; input the domain refuses re-shows the page with the reason beside that form.
 A case outside the user's `case_filter` is 404 whatever the method, so its existence
 does not leak; a move the user's role may not make is 403. The caller's number is
@@ -25,16 +25,18 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hotline.console.base import actor, console_blueprint, current_user, require_role, services
 from hotline.console.new_case_views import city_bounds, locator, parse_place_id, parse_point
 from hotline.settings import Settings
-from ticketing import agent_moves as moves
-from ticketing import queue_queries as qq
-from ticketing import services as cases
-from ticketing.account_models import User, UserRole
-from ticketing.casenumbers import normalise_case_number
-from ticketing.catalogue import Priority
+from ticketing.cases import agent_moves as moves
+from ticketing.cases import services as cases
+from ticketing.cases.numbers import normalise_case_number
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotPermitted
-from ticketing.lifecycle import OPEN_STATUSES, TicketStatus
-from ticketing.models import Category, Department, GridAssignment, Staff, Ticket
-from ticketing.visibility import case_filter, check_assignment_scope
+from ticketing.models.accounts import User, UserRole
+from ticketing.models.cases import Ticket
+from ticketing.models.catalogue import Category, Department
+from ticketing.models.people import GridAssignment, Staff
+from ticketing.people.visibility import case_filter, check_assignment_scope
+from ticketing.reporting import queues as qq
+from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 bp = console_blueprint("cases", __name__, url_prefix="/console/cases")
 
@@ -209,7 +211,7 @@ _CALLER = re.compile(r"^caller:(\+?\d+)$")
 
 
 def recording_path(settings: Settings, number: str) -> Path:
-    """Where `hotline.recordings.keep` stored the case's audio."""
+    """Where `hotline.voice.recordings.keep` stored the case's audio."""
     return settings.var_dir / "recordings" / "cases" / f"{number}.wav"
 
 

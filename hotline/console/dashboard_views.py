@@ -2,7 +2,7 @@
 
 Supervisors see their area, dispatchers their department's cases, agents and
 administrators the whole city; grid members have their queue instead. Every figure comes
-from `ticketing.dashboards` with the viewer's `case_filter`, so a page and its exports
+from `ticketing.reporting.dashboards` with the viewer's `case_filter`, so a page and its exports
 can never disagree about scope. Chart data is embedded in the page as JSON and drawn by
 `dashboard.js` with the vendored Chart.js and Leaflet: no request leaves our server unless
 HOTLINE_MAP_TILES names a tile server.
@@ -23,10 +23,13 @@ from sqlalchemy.orm import Session
 
 from hotline.console.base import console_blueprint, current_user, require_role, serves, services
 from hotline.console.figure_cache import FigureCache
-from ticketing import dashboard_tables, dashboards, visibility
-from ticketing.account_models import User, UserRole
-from ticketing.assessment import COLUMNS, cells
-from ticketing.models import Department, Region
+from ticketing.models.accounts import User, UserRole
+from ticketing.models.catalogue import Department
+from ticketing.models.places import Region
+from ticketing.people import visibility
+from ticketing.reporting import dashboards
+from ticketing.reporting import tables as dashboard_tables
+from ticketing.reporting.assessment import COLUMNS, cells
 
 log = logging.getLogger(__name__)
 

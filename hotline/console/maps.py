@@ -16,10 +16,10 @@ import threading
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ticketing.account_models import AuditEntry
 from ticketing.exceptions import InvalidInput
-from ticketing.models import Grid, Place
-from ticketing.places import Locator
+from ticketing.models.accounts import AuditEntry
+from ticketing.models.places import Grid, Place
+from ticketing.places.indexes import Locator
 
 # The audit actions of the imports that can redraw grids or move places.
 LOCATOR_ACTIONS = ("grids.import",)

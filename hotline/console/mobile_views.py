@@ -1,6 +1,6 @@
 """The grid member's page on the phone, opened from the signed link of an assignment SMS.
 
-No login: the link is the credential (ticketing/case_links.py), good for one member and
+No login: the link is the credential (ticketing/cases/links.py), good for one member and
 one case until it expires, and only while that member still holds the case. The forms'
 CSRF token is an HMAC of the link token, since there is no session to keep one in. Every
 refusal is a short page in the phone layout, with the hotline's number, never a trace.
@@ -17,12 +17,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline import attachments
 from hotline.bootstrap import Services
 from hotline.console.base import services
 from hotline.console.dashboard_views import map_tiles
-from ticketing import case_links, linked_cases
-from ticketing.case_links import CaseLink, ExpiredLink, LinkError, MalformedLink, TamperedLink
+from hotline.storage import attachments
+from ticketing.cases import links as case_links
+from ticketing.cases import phone_page
+from ticketing.cases.links import CaseLink, ExpiredLink, LinkError, MalformedLink, TamperedLink
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def accept(token: str) -> WerkzeugResponse | tuple[str, int]:
     app = services()
     try:
         with app.uow() as uow:
-            linked_cases.accept(uow, link, app.clock())
+            phone_page.accept(uow, link, app.clock())
     except (InvalidInput, InvalidTransition) as exc:
         return _page(token, link, error=_reason(exc)), 409
     return _back(token, "accepted")
@@ -110,7 +111,7 @@ def resolve(token: str) -> WerkzeugResponse | tuple[str, int]:
     note = request.form.get("note", "")
     try:
         with app.uow() as uow:
-            linked_cases.resolve(uow, link, note, app.clock())
+            phone_page.resolve(uow, link, note, app.clock())
     except (InvalidInput, InvalidTransition) as exc:
         code = 400 if isinstance(exc, InvalidInput) else 409
         return _page(token, link, error=_reason(exc), done_note=note), code
@@ -138,7 +139,7 @@ def photo(token: str, photo_id: int) -> WerkzeugResponse:
     link = _link(token)
     app = services()
     with app.uow() as uow:
-        found = linked_cases.photo(uow, link, photo_id)
+        found = phone_page.photo(uow, link, photo_id)
         stored, content_type = found.stored_path, found.content_type
     path = attachments.stored_file(app.settings.var_dir, stored)
     if path is None:
@@ -173,10 +174,10 @@ def _add_note(app: Services, link: CaseLink, text: str, checked: list[_Checked])
     """Check the note, then store its photos and save it; a refused note never reaches the
     disk, and a note that fails after all takes the files it wrote with it."""
     with app.uow() as uow:
-        linked_cases.check_note(uow, link, text, len(checked))
+        phone_page.check_note(uow, link, text, len(checked))
         photos, written = _store(app, link.number, checked)
         try:
-            linked_cases.add_note(uow, link, text, photos, app.clock())
+            phone_page.add_note(uow, link, text, photos, app.clock())
         except BaseException:  # the case moved on meanwhile, or the commit failed
             attachments.discard(app.settings.var_dir, written)
             raise
@@ -184,18 +185,18 @@ def _add_note(app: Services, link: CaseLink, text: str, checked: list[_Checked])
 
 def _store(
     app: Services, number: str, checked: list[_Checked]
-) -> tuple[list[linked_cases.Photo], list[attachments.StoredPhoto]]:
+) -> tuple[list[phone_page.Photo], list[attachments.StoredPhoto]]:
     """Store the checked photos: the rows to write, and the files written (to discard if
     the note is not saved after all). All or none: a failed write discards the others."""
     var_dir = app.settings.var_dir
-    photos: list[linked_cases.Photo] = []
+    photos: list[phone_page.Photo] = []
     written: list[attachments.StoredPhoto] = []
     try:
         for photo in checked:
             stored = attachments.store_photo(var_dir, number, photo.data, photo.kind)
             written.append(stored)
             photos.append(
-                linked_cases.Photo(
+                phone_page.Photo(
                     photo.name[-200:],
                     photo.kind.content_type,
                     len(photo.data),
@@ -221,16 +222,16 @@ def _page(
     app = services()
     now = app.clock()
     with app.uow() as uow:
-        case = linked_cases.view(uow, link)
+        case = phone_page.view(uow, link)
     tz = app.settings.timezone
     return render_template(
         "console/mobile/case.html",
         case=case,
         token=token,
         form_token=case_links.form_token(app.settings.secret_key, token),
-        accept_by=linked_cases.local_time(case.accept_by, tz, now),
-        resolve_by=linked_cases.local_time(case.resolve_by, tz, now),
-        notes=[(n, linked_cases.local_time(n.at, tz, now)) for n in case.notes],
+        accept_by=phone_page.local_time(case.accept_by, tz, now),
+        resolve_by=phone_page.local_time(case.resolve_by, tz, now),
+        notes=[(n, phone_page.local_time(n.at, tz, now)) for n in case.notes],
         geo=_geo(case),
         tiles=map_tiles(),
         notice=notice,
@@ -241,7 +242,7 @@ def _page(
     )
 
 
-def _geo(case: linked_cases.LinkedCase) -> dict[str, Any] | None:
+def _geo(case: phone_page.LinkedCase) -> dict[str, Any] | None:
     if case.point is None and case.outline is None:
         return None
     return {"point": list(case.point) if case.point else None, "outline": case.outline}
@@ -286,8 +287,8 @@ def _refused(exc: _Refused) -> tuple[str, int]:
     return _refusal(exc.code, exc.title, exc.message)
 
 
-@bp.errorhandler(linked_cases.HandledElsewhere)
-def _elsewhere(exc: linked_cases.HandledElsewhere) -> tuple[str, int]:
+@bp.errorhandler(phone_page.HandledElsewhere)
+def _elsewhere(exc: phone_page.HandledElsewhere) -> tuple[str, int]:
     return _refusal(
         403,
         "This case is now handled by someone else",

@@ -19,12 +19,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hotline.console.base import actor, console_blueprint, require_role, services
 from hotline.console.dashboard_views import map_tiles
 from hotline.console.maps import city_bounds, locator, parse_place_id, parse_point
-from ticketing import agent_moves
-from ticketing.account_models import UserRole
-from ticketing.catalogue import Priority
+from ticketing.cases import agent_moves
+from ticketing.cases.intake import NewCase
 from ticketing.exceptions import DomainError, InvalidInput
-from ticketing.intake import NewCase
-from ticketing.models import Category, Grid, Place
+from ticketing.models.accounts import UserRole
+from ticketing.models.catalogue import Category
+from ticketing.models.places import Grid, Place
+from ticketing.vocabulary.catalogue import Priority
 
 # The map helpers are exported too: case_views.py still imports them from here.
 __all__ = ["bp", "city_bounds", "locator", "parse_place_id", "parse_point"]

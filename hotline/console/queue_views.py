@@ -1,6 +1,6 @@
 """The triage queue: the cases waiting for an agent, oldest first, live.
 
-The page is a table of `ticketing.queue_queries.queue_page` under the viewer's
+The page is a table of `ticketing.reporting.queues.queue_page` under the viewer's
 `case_filter`; its filters are GET parameters, so a filtered queue is a link. The
 browser polls `/console/queue/changes` every few seconds with the stamp it was given and
 reloads only the table (`?fragment=1`) when the stamp moves; most polls are answered by
@@ -18,11 +18,12 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from hotline.console.base import console_blueprint, current_user, require_role, services
-from ticketing import queue_queries as qq
-from ticketing.account_models import User, UserRole
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import Category, Region, RegionLevel
-from ticketing.visibility import case_filter
+from ticketing.models.accounts import User, UserRole
+from ticketing.models.catalogue import Category
+from ticketing.models.places import Region, RegionLevel
+from ticketing.people.visibility import case_filter
+from ticketing.reporting import queues as qq
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 bp = console_blueprint("queue", __name__, url_prefix="/console/queue")
 

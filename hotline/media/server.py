@@ -29,13 +29,13 @@ from websockets.http11 import Request, Response
 from hotline.bootstrap import Services
 from hotline.media import protocol
 from hotline.media.config import MEDIA_PATH, MediaSettings
+from hotline.media.exchange import Expectation, SpeechExchange
 from hotline.media.session import CallSession, MediaStats
 from hotline.media.tokens import PARAMETER, token_matches
 from hotline.speech.audio import mulaw_to_pcm16
 from hotline.speech.engines import parse_config
 from hotline.speech.recognizers import Stream
 from hotline.speech.step_grammars import StepGrammars
-from hotline.speech_exchange import Expectation, SpeechExchange
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from hotline.media.endpointing import SILENCE_MS, SPEECH_RMS, Endpointer, rms
+from hotline.media.exchange import Expectation, SpeechExchange, result_of
 from hotline.media.protocol import FRAME_MS
 from hotline.speech.recognizers import Stream
-from hotline.speech_exchange import Expectation, SpeechExchange, result_of
 
 log = logging.getLogger(__name__)
 

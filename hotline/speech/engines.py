@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from hotline.speech.audio import DEFAULT_MAX_SECONDS
 from hotline.speech.exceptions import ModelNotFound, SpeechError
 from hotline.speech.grammars import base_language
-from hotline.speech.models import find_model
+from hotline.speech.model_paths import find_model
 from hotline.speech.recognizers import SpeechRecognizer
 
 ENGINES = ("pocketsphinx", "vosk", "scripted")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ticketing.catalogue import CATEGORIES
+from ticketing.vocabulary.catalogue import CATEGORIES
 
 
 class Mode(enum.StrEnum):

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.speech import grammars
 from hotline.speech.grammars import Grammar, Mode
-from ticketing.models import Category, Grid, Place, Ticket
+from ticketing.models.cases import Ticket
+from ticketing.models.catalogue import Category
+from ticketing.models.places import Grid, Place
 
 EMERGENCY = "emergency"
 EMERGENCY_WORDS = {

@@ -24,14 +24,18 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from hotline import schema
 from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap
 from hotline.settings import Settings
-from hotline.simulator import HttpTransport, Simulator
-from ticketing import accounts, seeding
-from ticketing.account_models import User
-from ticketing.models import Grid, Place, SmsDirection, SmsMessage, Staff, Ticket
+from hotline.simulator.caller import HttpTransport, Simulator
+from hotline.storage import schema
+from ticketing.demo import seeding
+from ticketing.models.accounts import User
+from ticketing.models.cases import Ticket
+from ticketing.models.people import Staff
+from ticketing.models.places import Grid, Place
+from ticketing.models.sms import SmsDirection, SmsMessage
+from ticketing.people import accounts
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():

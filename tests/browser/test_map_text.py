@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from tests.browser.test_console_browser import _log_in, _page, browser, live
-from ticketing import intake
-from ticketing.models import Grid
+from ticketing.cases import intake
+from ticketing.models.places import Grid
 
 __all__ = ["browser", "live"]  # the fixtures, imported for pytest
 

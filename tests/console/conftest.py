@@ -22,8 +22,8 @@ from sqlalchemy import update
 from werkzeug.test import TestResponse
 
 from hotline.bootstrap import Services
-from ticketing.account_models import User, UserRole
-from ticketing.accounts import hash_password
+from ticketing.models.accounts import User, UserRole
+from ticketing.people.accounts import hash_password
 
 # The demo accounts' usernames are their roles' names.
 ROLES = tuple(role.value for role in UserRole)

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from tests.conftest import count
 from tests.console.conftest import Login, csrf_token, post
-from ticketing.account_models import AuditEntry
-from ticketing.models import CalendarRow, Category, LeavePeriod, RosterShift, SlaPolicyRow
+from ticketing.models.accounts import AuditEntry
+from ticketing.models.catalogue import Category
+from ticketing.models.people import LeavePeriod, RosterShift
+from ticketing.models.sla import CalendarRow, SlaPolicyRow
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
 PAGES = (

@@ -8,22 +8,22 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hotline import attachments
 from hotline.bootstrap import Services
+from hotline.storage import attachments
 from tests.console.conftest import Login
 from tests.console.test_mobile_page import _open_case, _staff, png_bytes
-from ticketing import linked_cases
-from ticketing.account_models import Attachment
-from ticketing.case_links import CaseLink
+from ticketing.cases import phone_page
+from ticketing.cases.links import CaseLink
+from ticketing.models.cases import Attachment
 
 
 def _add_photo(services: Services, number: str, data: bytes, name: str = "lamp.png") -> int:
     """Wang Lei (the case's member) adds a note with one photo, as the phone page does."""
     stored = attachments.store_photo(services.settings.var_dir, number, data, attachments.PNG)
-    photo = linked_cases.Photo(name, "image/png", len(data), stored.sha256, stored.relative)
+    photo = phone_page.Photo(name, "image/png", len(data), stored.sha256, stored.relative)
     link = CaseLink(number, _staff(services, "Wang Lei").id, services.clock() + timedelta(days=1))
     with services.uow() as uow:
-        event_id = linked_cases.add_note(uow, link, "the lamp", [photo], services.clock())
+        event_id = phone_page.add_note(uow, link, "the lamp", [photo], services.clock())
     with services.uow() as uow:
         return uow.session.scalars(
             select(Attachment.id).where(Attachment.event_id == event_id)

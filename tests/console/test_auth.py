@@ -12,15 +12,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hotline import users_cli
 from hotline.app import create_app
 from hotline.bootstrap import Services
+from hotline.cli import users as users_cli
+from hotline.cli.users import users
 from hotline.console.base import require_role
-from hotline.users_cli import users
 from tests.conftest import FixedClock
 from tests.console.conftest import TEST_PASSWORDS, Login, csrf_token, post
-from ticketing import accounts
-from ticketing.account_models import AuditEntry, User, UserRole
+from ticketing.models.accounts import AuditEntry, User, UserRole
+from ticketing.people import accounts
 
 
 def _user_in(session: Session, username: str) -> User:

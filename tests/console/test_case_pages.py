@@ -16,11 +16,12 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.console.case_views import mask_phone
 from tests.console.conftest import Login, post
-from ticketing import intake
-from ticketing import services as cases
-from ticketing.account_models import User, UserRole
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import Grid, Place, Ticket
+from ticketing.cases import intake
+from ticketing.cases import services as cases
+from ticketing.models.accounts import User, UserRole
+from ticketing.models.cases import Ticket
+from ticketing.models.places import Grid, Place
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"

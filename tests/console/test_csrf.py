@@ -13,16 +13,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from werkzeug.routing import Rule
 
-from hotline import attachments
 from hotline.bootstrap import Services
 from hotline.console.admin_views import MAX_UPLOAD
 from hotline.console.base import CONSOLE_BLUEPRINTS, DEFAULT_MAX_BODY
 from hotline.console.case_views import ACTIONS
+from hotline.storage import attachments
 from tests.console.conftest import Login, csrf_token, post
-from ticketing import intake
-from ticketing.account_models import User
-from ticketing.case_links import form_token, make_token
-from ticketing.models import Base, LeavePeriod, RosterShift, Staff
+from ticketing.cases import intake
+from ticketing.cases.links import form_token, make_token
+from ticketing.db import Base
+from ticketing.models.accounts import User
+from ticketing.models.people import LeavePeriod, RosterShift, Staff
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The mobile page has no session: its forms carry a token bound to the link instead.

@@ -17,10 +17,12 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
-from ticketing import accounts, intake
-from ticketing.account_models import UserRole
-from ticketing.dashboard_tables import TABLES
-from ticketing.models import Grid, GridAssignment, Staff
+from ticketing.cases import intake
+from ticketing.models.accounts import UserRole
+from ticketing.models.people import GridAssignment, Staff
+from ticketing.models.places import Grid
+from ticketing.people import accounts
+from ticketing.reporting.tables import TABLES
 
 SH = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct horse battery"

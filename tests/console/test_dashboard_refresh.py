@@ -16,13 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap
 from hotline.console.figure_cache import FigureCache
-from hotline.queue import JobQueue
+from hotline.jobs.queue import JobQueue
 from hotline.settings import Settings
 from tests.conftest import FixedClock
 from tests.console.test_dashboard_pages import PASSWORD, dashboard, export
-from ticketing import accounts, intake
-from ticketing.account_models import AuditEntry, User, UserRole
-from ticketing.models import CaseSequence, Escalation, SmsMessage, Ticket, TicketEvent
+from ticketing.cases import intake
+from ticketing.models.accounts import AuditEntry, User, UserRole
+from ticketing.models.cases import CaseSequence, Ticket, TicketEvent
+from ticketing.models.sla import Escalation
+from ticketing.models.sms import SmsMessage
+from ticketing.people import accounts
 
 SH = ZoneInfo("Asia/Shanghai")
 WAIT = 10.0

@@ -15,9 +15,9 @@ from sqlalchemy import func, select, update
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
 from tests.console.conftest import Login
-from ticketing import intake
-from ticketing.grid_import import import_grids
-from ticketing.models import Grid
+from ticketing.admin.grid_import import import_grids
+from ticketing.cases import intake
+from ticketing.models.places import Grid
 
 # Well outside the demo city (34.7-34.9 N, 113.6-113.8 E).
 FAR = (34.9505, 113.9505)

@@ -15,25 +15,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from hotline import attachments
 from hotline.bootstrap import Services, case_links
 from hotline.settings import Settings
+from hotline.storage import attachments
 from tests.conftest import PUBLIC_BASE_URL, FixedClock
-from ticketing import intake
-from ticketing import services as cases
-from ticketing.account_models import Attachment
-from ticketing.case_links import make_token
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import (
-    Grid,
-    GridAssignment,
-    SmsDirection,
-    SmsMessage,
-    Staff,
-    Ticket,
-    TicketEvent,
-)
-from ticketing.routing import AssignmentRole
+from ticketing.cases import intake
+from ticketing.cases import services as cases
+from ticketing.cases.links import make_token
+from ticketing.models.cases import Attachment, Ticket, TicketEvent
+from ticketing.models.people import GridAssignment, Staff
+from ticketing.models.places import Grid
+from ticketing.models.sms import SmsDirection, SmsMessage
+from ticketing.vocabulary.lifecycle import TicketStatus
+from ticketing.vocabulary.roles import AssignmentRole
 
 CALLER = "+8613812345678"
 URL = re.compile(r"https?://\S+")

@@ -31,9 +31,9 @@ from werkzeug.test import TestResponse
 from hotline.bootstrap import Services
 from hotline.console.base import CONSOLE_BLUEPRINTS
 from tests.console.conftest import Login, csrf_token
-from ticketing import intake
-from ticketing.account_models import User
-from ticketing.case_links import make_token
+from ticketing.cases import intake
+from ticketing.cases.links import make_token
+from ticketing.models.accounts import User
 
 OK, SHOWN, LOGIN = "ok", "shown", "login"
 FORBIDDEN, MISSING, BAD_LINK = "forbidden", "missing", "bad-link"

@@ -12,16 +12,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
-from hotline.users_cli import demo_logins, demo_passwords
-from ticketing import accounts, intake, seeding
-from ticketing import services as cases
-from ticketing.account_models import AuditEntry, User, UserRole
-from ticketing.accounts import Area
+from hotline.cli.users import demo_logins, demo_passwords
+from ticketing.cases import intake
+from ticketing.cases import services as cases
+from ticketing.demo import seeding
 from ticketing.exceptions import InvalidInput
-from ticketing.models import Department, Grid, GridAssignment, Region, Staff, StaffRole, Ticket
-from ticketing.routing import AssignmentRole
+from ticketing.models.accounts import AuditEntry, User, UserRole
+from ticketing.models.cases import Ticket
+from ticketing.models.catalogue import Department
+from ticketing.models.people import GridAssignment, Staff, StaffRole
+from ticketing.models.places import Grid, Region
+from ticketing.people import accounts
+from ticketing.people.accounts import Area
+from ticketing.people.visibility import can_see, case_filter, region_ids_under
 from ticketing.unit_of_work import UnitOfWork
-from ticketing.visibility import can_see, case_filter, region_ids_under
+from ticketing.vocabulary.roles import AssignmentRole
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # Friday 10:30 in Shanghai

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from hotline.cli import main
+from hotline.cli.main import main
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
 

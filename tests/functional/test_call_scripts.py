@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from hotline.simulator import Action, Press, Say, Silence, Simulator, SimulatorError, load_script
+from hotline.simulator.caller import (
+    Action,
+    Press,
+    Say,
+    Silence,
+    Simulator,
+    SimulatorError,
+    load_script,
+)
 from tests.conftest import AUDIO
 
 SCRIPTS = Path(__file__).parent.parent / "fixtures" / "calls"

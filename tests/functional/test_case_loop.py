@@ -7,12 +7,14 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from hotline.queue import RqJobQueue
-from hotline.simulator import Simulator
+from hotline.jobs.queue import RqJobQueue
+from hotline.simulator.caller import Simulator
 from tests.conftest import AUDIO
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import SmsDirection, SmsMessage, SmsStatus, Staff, Ticket
+from ticketing.models.cases import Ticket
+from ticketing.models.people import Staff
+from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 CALLER = "+8613812345678"
 STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
@@ -29,8 +31,9 @@ def _outbox(uow: UnitOfWork, to: str) -> list[SmsMessage]:
 
 
 def _primary_of_1101(uow: UnitOfWork) -> Staff:
-    from ticketing.models import Grid, GridAssignment
-    from ticketing.routing import AssignmentRole
+    from ticketing.models.people import GridAssignment
+    from ticketing.models.places import Grid
+    from ticketing.vocabulary.roles import AssignmentRole
 
     return uow.session.scalars(
         select(Staff)

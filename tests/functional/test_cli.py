@@ -34,7 +34,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def hotline(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", *args],
+        [sys.executable, "-m", "hotline.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -105,7 +105,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "hotline.cli",
+            "hotline.cli.main",
             "run",
             "--port",
             str(port),
@@ -195,7 +195,7 @@ def test_a_missing_speech_model_stops_the_server_with_a_clear_error(
     bad = {**env, "HOTLINE_SPEECH": "zh-CN=vosk:vosk-model-small-cn-0.22"}
     port, media = str(_free_port()), str(_free_port())
     done = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "run", "--port", port, "--media-port", media],
+        [sys.executable, "-m", "hotline.cli.main", "run", "--port", port, "--media-port", media],
         env=bad,
         capture_output=True,
         text=True,

@@ -10,14 +10,15 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from hotline.queue import RqJobQueue
-from hotline.scheduling import TICK_LOCK, tick_once
-from hotline.simulator import Simulator
+from hotline.jobs.clock import TICK_LOCK, tick_once
+from hotline.jobs.queue import RqJobQueue
+from hotline.simulator.caller import Simulator
 from tests.conftest import FixedClock
-from ticketing.business_time import OFFICE_HOURS
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import SmsDirection, SmsMessage, SmsStatus, Ticket
+from ticketing.models.cases import Ticket
+from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
+from ticketing.sla.business_time import OFFICE_HOURS
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 CALLER = "+8613812345678"
 STRANGER = "+8613700000000"

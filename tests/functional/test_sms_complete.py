@@ -8,13 +8,15 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from hotline.simulator import Simulator
+from hotline.simulator.caller import Simulator
 from tests.conftest import FixedClock
-from ticketing import intake
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import SmsMessage, SmsStatus, Staff, StaffRole, Ticket
-from ticketing.sms_replies import segments
+from ticketing.cases import intake
+from ticketing.inbox.replies import segments
+from ticketing.models.cases import Ticket
+from ticketing.models.people import Staff, StaffRole
+from ticketing.models.sms import SmsMessage, SmsStatus
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 CALLER = "+8613812345678"
 EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]  # grid 1101's member reads English

@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from hotline.simulator import Simulator
+from hotline.simulator.caller import Simulator
 from tests.conftest import AUDIO
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import Ticket
+from ticketing.models.cases import Ticket
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 CALLER = "+8613812345678"
 BASE = {"CallSid": "CA" + "c" * 32, "From": CALLER, "To": "+8637112345", "AccountSid": "AC1"}

@@ -13,9 +13,9 @@ from flask import Flask
 from hotline.app import create_app
 from hotline.bootstrap import Services
 from hotline.media.server import start_media_server_thread
-from hotline.simulator import FlaskTransport, Press, Say, Simulator
+from hotline.simulator.caller import FlaskTransport, Press, Say, Simulator
 from tests.conftest import AUDIO, PUBLIC_BASE_URL, TEST_TOKEN
-from ticketing import intake
+from ticketing.cases import intake
 from ticketing.unit_of_work import UnitOfWork
 
 SPEECH = AUDIO / "speech"
@@ -112,8 +112,8 @@ def test_an_emergency_said_at_the_report_step_opens_an_urgent_case(
     assert case["category"] == "gas_smell"
     from sqlalchemy import select
 
-    from ticketing.catalogue import Priority
-    from ticketing.models import Ticket
+    from ticketing.models.cases import Ticket
+    from ticketing.vocabulary.catalogue import Priority
 
     with services.session_factory() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.number == case["case_number"])).one()

@@ -6,10 +6,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from hotline.simulator import FlaskTransport, Simulator
+from hotline.simulator.caller import FlaskTransport, Simulator
 from tests.conftest import TEST_TOKEN, count
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import SmsMessage, SmsStatus, Ticket
+from ticketing.models.cases import Ticket
+from ticketing.models.sms import SmsMessage, SmsStatus
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 CALLER = "+8613812345678"
 BASE = {"CallSid": "CA" + "a" * 32, "From": CALLER, "To": "+8637112345", "AccountSid": "AC1"}

@@ -8,12 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from hotline.admin_jobs import recompute_all
 from hotline.bootstrap import Services
+from hotline.jobs.admin import recompute_all
 from tests.conftest import FixedClock, count
-from ticketing import intake
-from ticketing.account_models import AuditEntry
-from ticketing.admin_schedules import (
+from ticketing.admin.schedules import (
     HOLIDAY,
     WORKDAY,
     add_leave,
@@ -25,7 +23,7 @@ from ticketing.admin_schedules import (
     set_custom_date,
     staff_member,
 )
-from ticketing.admin_services import (
+from ticketing.admin.services import (
     add_category,
     change_sla_policy,
     parse_clock,
@@ -34,11 +32,16 @@ from ticketing.admin_services import (
     parse_weekday,
     update_category,
 )
-from ticketing.catalogue import CategoryLevel, Priority
+from ticketing.cases import intake
+from ticketing.cases.repository import rosters
 from ticketing.exceptions import InvalidInput, NotFound
-from ticketing.models import Category, LeavePeriod, RosterShift, SlaPolicyRow, Ticket
-from ticketing.repository import rosters
-from ticketing.sla_service import load_catalog
+from ticketing.models.accounts import AuditEntry
+from ticketing.models.cases import Ticket
+from ticketing.models.catalogue import Category
+from ticketing.models.people import LeavePeriod, RosterShift
+from ticketing.models.sla import SlaPolicyRow
+from ticketing.sla.services import load_catalog
+from ticketing.vocabulary.catalogue import CategoryLevel, Priority
 
 ADMIN = "user:1"
 

@@ -1,4 +1,4 @@
-"""The console's moves on a case (ticketing.agent_moves), on the demo city and the real DB.
+"""The console's moves on a case (ticketing.cases.agent_moves), on the demo city and the real DB.
 
 Each move is checked for the one event it writes, the status it leaves, the clocks it
 recomputes and the messages it queues, and for the input it refuses.
@@ -13,25 +13,20 @@ import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from ticketing import agent_moves as moves
-from ticketing import intake
-from ticketing import services as cases
-from ticketing.catalogue import Priority
+from ticketing.cases import agent_moves as moves
+from ticketing.cases import intake
+from ticketing.cases import services as cases
 from ticketing.exceptions import InvalidInput, InvalidTransition
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import (
-    Department,
-    Grid,
-    GridAssignment,
-    Place,
-    SmsMessage,
-    Staff,
-    StaffRole,
-    Ticket,
-)
-from ticketing.places import Locator
-from ticketing.routing import AssignmentRole
+from ticketing.models.cases import Ticket
+from ticketing.models.catalogue import Department
+from ticketing.models.people import GridAssignment, Staff, StaffRole
+from ticketing.models.places import Grid, Place
+from ticketing.models.sms import SmsMessage
+from ticketing.places.indexes import Locator
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.lifecycle import TicketStatus
+from ticketing.vocabulary.roles import AssignmentRole
 
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"

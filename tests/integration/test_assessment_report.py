@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from hotline.bootstrap import Services
-from ticketing import intake
-from ticketing import services as cases
-from ticketing.assessment import Level, month_bounds
-from ticketing.reports import assessment
+from ticketing.cases import intake
+from ticketing.cases import services as cases
+from ticketing.reporting.assessment import Level, month_bounds
+from ticketing.reporting.outcomes import assessment
 
 SH = ZoneInfo("Asia/Shanghai")
 

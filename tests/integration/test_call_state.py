@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from hotline.app import create_app
 from hotline.bootstrap import Services
-from hotline.call_state import RedisCallStates
-from hotline.simulator import FlaskTransport, Simulator
+from hotline.simulator.caller import FlaskTransport, Simulator
+from hotline.voice.state import RedisCallStates
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN
 
 pytestmark = pytest.mark.redis
@@ -39,7 +39,7 @@ def test_a_call_runs_on_redis_state_and_retries_replay(
     answers.append(simulator.post("/twilio/voice/step/2", {**base, "Digits": "2"}).body)
     assert answers[0] == answers[1]
     with services.uow() as uow:
-        from ticketing.models import Call
+        from ticketing.models.calls import Call
 
         call = uow.session.scalars(select(Call).where(Call.call_sid == base["CallSid"])).one()
         assert "ivr" not in call.state  # the state lives in Redis, not on the row

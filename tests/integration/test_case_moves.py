@@ -9,15 +9,18 @@ import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from ticketing import intake
-from ticketing import services as cases
-from ticketing.catalogue import Priority
+from ticketing.cases import intake
+from ticketing.cases import services as cases
 from ticketing.exceptions import InvalidInput, InvalidTransition
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import Grid, GridAssignment, SmsMessage, Staff, StaffRole, Ticket
-from ticketing.routing import AssignmentRole
-from ticketing.sla_service import new_policy_version, recompute_open_cases
+from ticketing.models.cases import Ticket
+from ticketing.models.people import GridAssignment, Staff, StaffRole
+from ticketing.models.places import Grid
+from ticketing.models.sms import SmsMessage
+from ticketing.sla.services import new_policy_version, recompute_open_cases
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.lifecycle import TicketStatus
+from ticketing.vocabulary.roles import AssignmentRole
 
 SH = ZoneInfo("Asia/Shanghai")
 CALLER, OTHER_CALLER = "+8613812345678", "+8613812340000"

@@ -1,8 +1,8 @@
 """The dashboard's one-pass queries give exactly what the per-figure and per-case ones give.
 
 The page reads the open cases once (`open_cases`), the weeks' intake once
-(`intake_and_trend`), and the assessment as an SQL aggregate (`reports.assessment`); the
-exports and the CLI's reference (`reports.assessment_per_case`) compute the same figures
+(`intake_and_trend`), and the assessment as an SQL aggregate (`outcomes.assessment`); the
+exports and the CLI's reference (`outcomes.assessment_per_case`) compute the same figures
 another way. Cases come from the real services, with varied histories, so a wrong count,
 a median off by one place or a lost "(no grid)" unit shows as a difference.
 """
@@ -17,10 +17,12 @@ from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
-from ticketing import closure, dashboards, intake, reports
-from ticketing import services as cases
-from ticketing.assessment import Level, Row, month_bounds
-from ticketing.models import Region, Ticket
+from ticketing.cases import closure, intake
+from ticketing.cases import services as cases
+from ticketing.models.cases import Ticket
+from ticketing.models.places import Region
+from ticketing.reporting import dashboards, outcomes
+from ticketing.reporting.assessment import Level, Row, month_bounds
 from ticketing.unit_of_work import UnitOfWork
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -97,13 +99,13 @@ def test_assessment_in_sql_is_the_per_case_assessment(services: Services) -> Non
         session = uow.session
         for level in Level:
             for where in (true(), street(session, "S1")):
-                aggregated = reports.assessment(session, level, start, end, seen, where)
-                per_case = reports.assessment_per_case(session, level, start, end, seen, where)
+                aggregated = outcomes.assessment(session, level, start, end, seen, where)
+                per_case = outcomes.assessment_per_case(session, level, start, end, seen, where)
                 # Medians agree to the last bits of a float: PostgreSQL's percentile_cont
                 # interpolates where Python averages the two middle values.
                 assert [_rounded(r) for r in aggregated] == [_rounded(r) for r in per_case], level
-        city = reports.assessment(session, Level.STREET, start, end, seen)
-        grids = reports.assessment(session, Level.GRID, start, end, seen)
+        city = outcomes.assessment(session, Level.STREET, start, end, seen)
+        grids = outcomes.assessment(session, Level.GRID, start, end, seen)
     assert sum(r.cases for r in city) == 13
     assert any(r.unit == "(no grid)" for r in grids)
     assert any(r.median_hours_to_resolve is not None for r in city)

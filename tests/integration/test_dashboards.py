@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
-from ticketing import closure, dashboard_tables, dashboards, intake
-from ticketing import services as cases
-from ticketing.assessment import COLUMNS, Level
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import Region, Ticket
+from ticketing.cases import closure, intake
+from ticketing.cases import services as cases
+from ticketing.models.cases import Ticket
+from ticketing.models.places import Region
+from ticketing.reporting import dashboards, tables
+from ticketing.reporting.assessment import COLUMNS, Level
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -209,7 +211,7 @@ def test_assessment_by_sub_area(
         "Huayuan Road Street (S1)": 6,
         "Jingba Road Street (S2)": 1,
     }
-    lines = dashboard_tables.assessment_rows(table)
+    lines = tables.assessment_rows(table)
     assert lines[0] == list(COLUMNS)
     assert lines[1][:6] == ["Weilai Community (11)", "5", "40.0%", "50.0%", "100.0%", "100.0%"]
 
@@ -229,12 +231,12 @@ def test_every_table_exports_as_csv(
     services: Services, clock: FixedClock, city: dict[str, Ticket]
 ) -> None:
     with services.uow() as uow:
-        scope = dashboard_tables.Scope(
+        scope = tables.Scope(
             uow.session, street(uow.session, "S1"), clock(), SH, Level.COMMUNITY, weeks=3
         )
         exported = {
-            name: list(csv.reader(io.StringIO(dashboard_tables.csv_text(table(scope)))))
-            for name, table in dashboard_tables.TABLES.items()
+            name: list(csv.reader(io.StringIO(tables.csv_text(table(scope)))))
+            for name, table in tables.TABLES.items()
         }
     assert exported["status"] == [
         ["status", "open"],
@@ -296,5 +298,5 @@ def test_week_starts_are_local_mondays() -> None:
     ],
 )
 def test_csv_cells_never_run_as_spreadsheet_formulas(cell: str, safe: str) -> None:
-    assert dashboard_tables.spreadsheet_safe(cell) == safe
-    assert dashboard_tables.csv_text([[cell]]).strip().strip('"').replace('""', '"') == safe
+    assert tables.spreadsheet_safe(cell) == safe
+    assert tables.csv_text([[cell]]).strip().strip('"').replace('""', '"') == safe

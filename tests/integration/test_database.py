@@ -9,8 +9,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from ticketing import repository
-from ticketing.models import Base, CaseSequence
+from ticketing.cases import repository
+from ticketing.db import Base
+from ticketing.models.cases import CaseSequence
 
 
 def test_migrations_build_exactly_the_models(db_engine: Engine) -> None:

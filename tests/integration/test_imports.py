@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock, count
-from ticketing.account_models import AuditEntry
-from ticketing.grid_import import import_grids
-from ticketing.imports import ImportResult
-from ticketing.models import Grid, GridAssignment, Staff, StaffRole
-from ticketing.places import grid_index
-from ticketing.routing import AssignmentRole
-from ticketing.staff_import import import_staff
+from ticketing.admin.grid_import import import_grids
+from ticketing.admin.imports import ImportResult
+from ticketing.admin.staff_import import import_staff
+from ticketing.models.accounts import AuditEntry
+from ticketing.models.people import GridAssignment, Staff, StaffRole
+from ticketing.models.places import Grid
+from ticketing.places.indexes import grid_index
+from ticketing.vocabulary.roles import AssignmentRole
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
 ACTOR = "cli:test"

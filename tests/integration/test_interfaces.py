@@ -10,10 +10,10 @@ from redis import Redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
-from hotline.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
+from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.telephony.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
 from tests.twilio_stub import TwilioStub
-from ticketing.models import SmsStatus
+from ticketing.models.sms import SmsStatus
 
 ACCOUNT, TOKEN = "AC" + "1" * 32, "token"
 RAN: list[str] = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from ticketing.models import Grid
-from ticketing.places import Locator
+from ticketing.models.places import Grid
+from ticketing.places.indexes import Locator
 
 
 def test_every_grid_centre_locates_to_its_grid_and_places_are_found(services: Services) -> None:

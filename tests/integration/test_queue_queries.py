@@ -1,4 +1,4 @@
-"""The console's reads (ticketing.queue_queries) on the demo city and the real DB: the
+"""The console's reads (ticketing.reporting.queues) on the demo city and the real DB: the
 triage queue and its filters, keyset pages, the change stamp, and one case's details."""
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
-from ticketing import agent_moves as moves
-from ticketing import intake
-from ticketing import queue_queries as qq
-from ticketing import services as cases
-from ticketing.account_models import User, UserRole
-from ticketing.escalation import Level
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import Grid, Region, Ticket
-from ticketing.sla_service import sweep
+from ticketing.cases import agent_moves as moves
+from ticketing.cases import intake
+from ticketing.cases import services as cases
+from ticketing.models.accounts import User, UserRole
+from ticketing.models.cases import Ticket
+from ticketing.models.places import Grid, Region
+from ticketing.people.visibility import case_filter
+from ticketing.reporting import queues as qq
+from ticketing.sla.ladder import Level
+from ticketing.sla.services import sweep
 from ticketing.unit_of_work import UnitOfWork
-from ticketing.visibility import case_filter
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
 AGENT = "user:1"

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from hotline.bootstrap import Services
-from hotline.queue import RqJobQueue
-from hotline.scheduling import TICK_LOCK, start_ticker, tick_once
+from hotline.jobs.clock import TICK_LOCK, start_ticker, tick_once
+from hotline.jobs.queue import RqJobQueue
 from tests.conftest import FixedClock
-from ticketing import intake
-from ticketing.models import Escalation
+from ticketing.cases import intake
+from ticketing.models.sla import Escalation
 
 
 def test_a_tick_sweeps_due_escalations(

@@ -11,20 +11,14 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from ticketing.catalogue import CATEGORIES, DEPARTMENTS, Priority
-from ticketing.models import (
-    Base,
-    Category,
-    Grid,
-    GridAssignment,
-    Place,
-    Region,
-    Staff,
-    StaffRole,
-)
-from ticketing.routing import AssignmentRole
-from ticketing.seeding import DemoSummary, load_catalogue, load_demo_city
+from ticketing.db import Base
+from ticketing.demo.seeding import DemoSummary, load_catalogue, load_demo_city
+from ticketing.models.catalogue import Category
+from ticketing.models.people import GridAssignment, Staff, StaffRole
+from ticketing.models.places import Grid, Place, Region
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.catalogue import CATEGORIES, DEPARTMENTS, Priority
+from ticketing.vocabulary.roles import AssignmentRole
 
 MakeUow = Callable[[], UnitOfWork]
 

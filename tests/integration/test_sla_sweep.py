@@ -14,22 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
-from ticketing import intake
-from ticketing import services as cases
-from ticketing.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar, Window
-from ticketing.escalation import Clock, RunningClock, Timelines, schedule
-from ticketing.lifecycle import TicketStatus
-from ticketing.models import (
-    CaseSequence,
-    Escalation,
-    SmsMessage,
-    Staff,
-    StaffRole,
-    Ticket,
-    TicketEvent,
-)
-from ticketing.sla_sweep import sweep
+from ticketing.cases import intake
+from ticketing.cases import services as cases
+from ticketing.models.cases import CaseSequence, Ticket, TicketEvent
+from ticketing.models.people import Staff, StaffRole
+from ticketing.models.sla import Escalation
+from ticketing.models.sms import SmsMessage
+from ticketing.sla.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar, Window
+from ticketing.sla.ladder import Clock, RunningClock, Timelines, schedule
+from ticketing.sla.sweep import sweep
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"

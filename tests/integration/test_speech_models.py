@@ -20,9 +20,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from hotline import model_fetch
-from hotline import speech_models as sm
-from hotline.models_cli import models
+from hotline.cli.models import models
+from hotline.speech import fetch as model_fetch
+from hotline.speech import manifest as sm
 
 NAME = "vosk-model-fake-0.1"
 FAKE_MODEL = {

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.speech.step_grammars import StepGrammars
-from ticketing.models import Category
+from ticketing.models.catalogue import Category
 
 
 def _rename_street_light(session_factory: sessionmaker[Session], name: str) -> None:

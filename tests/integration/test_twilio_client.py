@@ -22,19 +22,19 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
-from hotline import jobs
 from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap
 from hotline.exceptions import SmsRejected
-from hotline.queue import InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.jobs import tasks
+from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
-from hotline.simulator import FlaskTransport, Simulator
-from hotline.sms import SendResult, TwilioSmsSender, twilio_client
+from hotline.simulator.caller import FlaskTransport, Simulator
+from hotline.telephony.sms import SendResult, TwilioSmsSender, twilio_client
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN, FixedClock
 from tests.twilio_stub import INVALID_TO_NUMBER, StubRequest, TwilioStub
-from ticketing import outbox
-from ticketing.models import SmsDirection, SmsMessage, SmsStatus
-from ticketing.outbox import MAX_SEND_ATTEMPTS
+from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
+from ticketing.notices import outbox
+from ticketing.notices.outbox import MAX_SEND_ATTEMPTS
 from ticketing.unit_of_work import UnitOfWork
 
 ACCOUNT_SID = "AC" + "5e" * 16
@@ -45,7 +45,7 @@ STATUS_CALLBACK = f"{PUBLIC_BASE_URL}/twilio/sms/status"
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CALLER = "+8613812345678"
 STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
-RETRY_INTERVALS = [10, 60, 300]  # hotline.queue.RqJobQueue's Retry
+RETRY_INTERVALS = [10, 60, 300]  # hotline.jobs.queue.RqJobQueue's Retry
 
 needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
 
@@ -278,7 +278,7 @@ def test_twilio_down_in_process_puts_the_sms_back_in_the_queue(
 
     # The outbox drain is the in-process retry: Twilio is back a few minutes later.
     clock.now += timedelta(minutes=2)
-    assert jobs.drain_outbox() == 2
+    assert tasks.drain_outbox() == 2
     sent = _by_recipient(stub.requests[2:])
     for to, row in _outbound(services).items():
         assert (row.status, row.provider_sid, row.attempts) == (SmsStatus.SENDING, sent[to].sid, 2)
@@ -402,8 +402,8 @@ def test_running_the_send_job_twice_sends_once(
         uow.commit()
         message_id = message.id
 
-    jobs.send_sms(message_id)
-    jobs.send_sms(message_id)
+    tasks.send_sms(message_id)
+    tasks.send_sms(message_id)
 
     [request] = stub.requests
     assert request.form["To"] == CALLER
@@ -429,7 +429,7 @@ def test_a_rejected_sms_is_marked_failed_and_never_retried(
     assert failed[0].error is not None
     assert f"error {INVALID_TO_NUMBER}" in failed[0].error
     clock.now += timedelta(hours=1)
-    assert jobs.drain_outbox() == 0
+    assert tasks.drain_outbox() == 0
     assert len(stub.requests) == 2
 
 
@@ -463,10 +463,10 @@ def test_drain_resends_what_a_dead_worker_left_sending_and_gives_up_after_the_li
         uow.commit()
     clock.now += timedelta(minutes=1)
     stub.fail_next(1, status=503)
-    assert jobs.drain_outbox(older_than_seconds=30) == 1  # the queued one; stuck is recent
+    assert tasks.drain_outbox(older_than_seconds=30) == 1  # the queued one; stuck is recent
     run_jobs()
     clock.now += timedelta(minutes=10)
-    assert jobs.drain_outbox(older_than_seconds=30) == 1  # now stuck is stale: sent again
+    assert tasks.drain_outbox(older_than_seconds=30) == 1  # now stuck is stale: sent again
     run_jobs()
     with services.uow() as uow:
         given_up = uow.session.get(SmsMessage, tired.id)

@@ -13,10 +13,10 @@ import pytest
 from redis import Redis
 
 from hotline.bootstrap import Services
-from hotline.media.client import MediaStreamClient
 from hotline.media.config import MediaSettings
+from hotline.media.exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
 from hotline.media.server import MediaServer, MediaServerHandle, start_media_server_thread
-from hotline.speech_exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
+from hotline.simulator.media_client import MediaStreamClient
 
 if TYPE_CHECKING:
     from hotline.speech.sphinx_engine import PocketSphinxRecognizer

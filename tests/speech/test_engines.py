@@ -14,7 +14,7 @@ from hotline.speech.engines import (
     parse_config,
 )
 from hotline.speech.exceptions import ModelNotFound, SpeechError
-from hotline.speech.models import find_model
+from hotline.speech.model_paths import find_model
 
 
 def test_parse_config() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from hotline.speech import grammars
 from hotline.speech.grammars import Mode
-from ticketing.catalogue import CATEGORIES
+from ticketing.vocabulary.catalogue import CATEGORIES
 
 
 @pytest.mark.parametrize(

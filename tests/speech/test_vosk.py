@@ -11,7 +11,7 @@ import pytest
 from hotline.speech import grammars
 from hotline.speech.audio import mulaw_to_pcm16, parse_wav
 from hotline.speech.exceptions import ModelNotFound, SpeechError
-from hotline.speech.models import find_model
+from hotline.speech.model_paths import find_model
 from tests.speech.conftest import speech
 
 pytest.importorskip("vosk", reason="the vosk extra is not installed")

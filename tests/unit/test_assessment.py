@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ticketing.assessment import Outcome, assess, month_bounds
+from ticketing.reporting.assessment import Outcome, assess, month_bounds
 
 BASE = Outcome(
     unit="",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketing.business_time import (
+from ticketing.sla.business_time import (
     OFFICE_HOURS,
     TWENTY_FOUR_SEVEN,
     BusinessCalendar,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ticketing.case_links import (
+from ticketing.cases.links import (
     CaseLink,
     CaseLinks,
     ExpiredLink,

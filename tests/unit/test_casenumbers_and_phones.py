@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from ticketing.casenumbers import format_case_number, normalise_case_number, spoken_digits
+from ticketing.cases.numbers import format_case_number, normalise_case_number, spoken_digits
 from ticketing.exceptions import InvalidInput
-from ticketing.phones import is_mobile, to_e164, try_e164
+from ticketing.people.phones import is_mobile, to_e164, try_e164
 
 
 def test_case_numbers_start_with_the_local_day_and_widen_past_9999() -> None:

@@ -11,10 +11,10 @@ from itertools import combinations, pairwise
 
 import pytest
 
-from ticketing.catalogue import DEPARTMENTS
-from ticketing.demo_city import DemoCity, GridSeed, build_demo_city
-from ticketing.phones import is_mobile
-from ticketing.routing import AssignmentRole
+from ticketing.demo.city import DemoCity, GridSeed, build_demo_city
+from ticketing.people.phones import is_mobile
+from ticketing.vocabulary.catalogue import DEPARTMENTS
+from ticketing.vocabulary.roles import AssignmentRole
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_every_place_lies_inside_its_grid(city: DemoCity) -> None:
 
 def test_build_is_deterministic_across_calls_and_processes(city: DemoCity) -> None:
     assert build_demo_city.__wrapped__() == city
-    script = "from ticketing.demo_city import build_demo_city; print(repr(build_demo_city()))"
+    script = "from ticketing.demo.city import build_demo_city; print(repr(build_demo_city()))"
     outputs = {
         subprocess.run(
             [sys.executable, "-c", script],

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketing.demo_city import build_demo_city
-from ticketing.gazetteer import Gazetteer, PlaceEntry, han_number, parse_han, parse_latin
+from ticketing.demo.city import build_demo_city
+from ticketing.places.gazetteer import Gazetteer, PlaceEntry, han_number, parse_han, parse_latin
 
 ENTRIES = tuple(
     PlaceEntry(n, p.name_en, p.name_zh, p.kind, p.lat, p.lon, p.grid_code)

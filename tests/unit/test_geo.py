@@ -13,8 +13,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketing.demo_city import CELL_DEG, DemoCity, GridSeed, build_demo_city
-from ticketing.geo import METRES_PER_DEGREE, GridIndex, NearbyGrid
+from ticketing.demo.city import CELL_DEG, DemoCity, GridSeed, build_demo_city
+from ticketing.places.geo import METRES_PER_DEGREE, GridIndex, NearbyGrid
 
 CITY = build_demo_city()
 SOUTH = min(g.south for g in CITY.grids)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from hotline.bootstrap import FLOW_VOCABULARY
-from hotline.ivr import engine
-from hotline.ivr.flows import Flow, FlowError, load_flow, mermaid
 from hotline.settings import FLOWS_DIR
 from hotline.speech.step_grammars import is_emergency
+from hotline.voice import engine
+from hotline.voice.flows import Flow, FlowError, load_flow, mermaid
 
 
 @pytest.fixture(scope="module")

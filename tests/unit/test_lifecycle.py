@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ticketing.exceptions import InvalidTransition
-from ticketing.lifecycle import OPEN_STATUSES, TRANSITIONS, TicketStatus, transition
+from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TRANSITIONS, TicketStatus, transition
 
 S = TicketStatus
 

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketing.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar
-from ticketing.catalogue import CATEGORIES, Priority
-from ticketing.escalation import LADDER, Clock, Level, RunningClock, due, next_time, schedule
-from ticketing.sla import (
+from ticketing.sla.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar
+from ticketing.sla.ladder import LADDER, Clock, Level, RunningClock, due, next_time, schedule
+from ticketing.sla.policies import (
     DEFAULT_POLICIES,
     DEFAULT_RULES,
     Pause,
@@ -22,6 +21,7 @@ from ticketing.sla import (
     deadlines,
     pauses,
 )
+from ticketing.vocabulary.catalogue import CATEGORIES, Priority
 
 SH = ZoneInfo("Asia/Shanghai")
 GENERAL = next(p for p in DEFAULT_POLICIES if p.code == "general")

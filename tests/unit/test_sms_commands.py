@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ticketing.sms_commands import CommandKind, SmsCommand, parse_command, parse_rating
-from ticketing.sms_replies import CaseLine, list_reply, segments, status_reply
+from ticketing.inbox.commands import CommandKind, SmsCommand, parse_command, parse_rating
+from ticketing.inbox.replies import CaseLine, list_reply, segments, status_reply
 
 K = CommandKind
 CASE = "2611270012"

@@ -1,0 +1,51 @@
+"""A small read-only JSON API: health, a case by its number, the case a call opened.
+
+Until department tokens arrive, reads are signed like webhooks (the simulator and
+operators sign with the webhook key): case data names staff and must not be public.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, current_app
+from sqlalchemy import select, text
+
+from hotline.bootstrap import Services
+from hotline.telephony.signatures import twilio_signed
+from ticketing.cases import intake
+from ticketing.exceptions import NotFound
+from ticketing.models.calls import Call
+from ticketing.models.cases import Ticket
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/healthz")
+def health() -> dict[str, Any]:
+    services: Services = current_app.extensions["hotline"]
+    with services.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return {"status": "ok"}
+
+
+@bp.get("/api/cases/<number>")
+@twilio_signed
+def case(number: str) -> dict[str, Any]:
+    services: Services = current_app.extensions["hotline"]
+    with services.uow() as uow:
+        return asdict(intake.get_case(uow, number))
+
+
+@bp.get("/api/calls/<call_sid>")
+@twilio_signed
+def call(call_sid: str) -> dict[str, Any]:
+    services: Services = current_app.extensions["hotline"]
+    with services.uow() as uow:
+        row = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
+        if row is None:
+            raise NotFound(f"no call {call_sid}")
+        ticket = uow.session.get(Ticket, row.ticket_id) if row.ticket_id else None
+        summary = asdict(intake.get_case(uow, ticket.number)) if ticket else None
+        return {"call_sid": row.call_sid, "status": row.status, "case": summary}

@@ -1,0 +1,1 @@
+"""The `hotline` command: every subcommand in one package, one module per group."""

@@ -1,1 +1,0 @@
-"""Declarative call flows: YAML files read by a pure engine, rendered to TwiML."""

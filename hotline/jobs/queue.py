@@ -1,0 +1,54 @@
+"""Running background jobs: on rq workers when Redis is configured, else in-process.
+
+Jobs are module-level functions in `hotline.jobs.tasks` that take ids, so both runners call
+them the same way and a job is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Protocol
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("sms", "default")
+
+
+class JobQueue(Protocol):
+    def enqueue(self, queue: str, func: str, *args: Any) -> None:
+        """Run the function named `module.function` with `args`, later (rq) or now."""
+        ...
+
+
+class InProcessJobQueue:
+    """The embedded default: run the job at once; a failure is logged, the row stays queued."""
+
+    def enqueue(self, queue: str, func: str, *args: Any) -> None:
+        module, _, name = func.rpartition(".")
+        try:
+            getattr(importlib.import_module(module), name)(*args)
+        except Exception:
+            log.exception("in-process job %s%r failed; the outbox drain will retry", func, args)
+
+
+class RqJobQueue:
+    """Jobs on Redis for `hotline worker`, retried with back-off, failures kept by rq."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._queues = {
+            name: Queue(name, connection=redis, serializer=JSONSerializer) for name in QUEUE_NAMES
+        }
+
+    def enqueue(self, queue: str, func: str, *args: Any) -> None:
+        self._queues[queue].enqueue(
+            func, *args, retry=Retry(max=3, interval=[10, 60, 300]), failure_ttl=7 * 86400
+        )
+
+    def queue(self, name: str) -> Queue:
+        return self._queues[name]

@@ -1,0 +1,119 @@
+"""Job entry points. Module-level, take ids, re-read what they need, safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from hotline.bootstrap import SEND_SMS_JOB, current_services
+from hotline.exceptions import SmsRejected
+from ticketing.cases import closure
+from ticketing.cases import services as cases
+from ticketing.models.cases import Ticket
+from ticketing.notices import outbox
+from ticketing.sla import services as sla_service
+
+log = logging.getLogger(__name__)
+
+
+def send_sms(message_id: int) -> None:
+    """Send one outbox message; raise on a provider error so rq records and retries it."""
+    services = current_services()
+    with services.uow() as uow:
+        outgoing = outbox.claim_for_sending(uow, message_id, services.clock())
+    if outgoing is None:
+        log.info("SMS %s was already sent; nothing to do", message_id)
+        return
+    try:
+        result = services.sms.send(outgoing.to, outgoing.body)
+    except SmsRejected as exc:
+        # Retrying cannot help (invalid number, opted out): record it and stop here.
+        with services.uow() as uow:
+            outbox.mark_send_failed(uow, message_id, str(exc), services.clock(), permanent=True)
+        log.warning("SMS %s rejected: %s", message_id, exc)
+        return
+    except Exception as exc:
+        with services.uow() as uow:
+            outbox.mark_send_failed(
+                uow, message_id, f"{type(exc).__name__}: {exc}", services.clock(), permanent=False
+            )
+        raise  # rq retries with back-off and keeps the failure in its registry
+    with services.uow() as uow:
+        outbox.mark_sent(uow, message_id, result.provider_sid, result.status, services.clock())
+
+
+def drain_outbox(older_than_seconds: int = 60) -> int:
+    """Re-enqueue messages still waiting (their enqueue failed, Redis lost them, or their
+    worker died mid-send); returns how many."""
+    services = current_services()
+    with services.uow() as uow:
+        ids = outbox.messages_to_retry(uow, services.clock(), timedelta(seconds=older_than_seconds))
+    for message_id in ids:
+        services.jobs.enqueue("sms", SEND_SMS_JOB, message_id)
+    return len(ids)
+
+
+def sweep_sla(batch: int = 1000) -> int:
+    """Fire every escalation that is due; returns how many rungs fired."""
+    services = current_services()
+    total = 0
+    while True:
+        with services.uow() as uow:
+            taken, fired = sla_service.sweep_batch(uow, services.clock(), limit=batch)
+        total += fired
+        if taken < batch:  # the last batch was not full: nothing more is due
+            return total
+
+
+def auto_close_cases(batch: int = 500) -> int:
+    """Close resolved cases their caller has not rated within HOTLINE_AUTO_CLOSE_DAYS
+    days; returns how many."""
+    services = current_services()
+    days = services.settings.auto_close_days
+    total = 0
+    while True:
+        with services.uow() as uow:
+            closed = closure.auto_close(uow, services.clock(), timedelta(days=days), limit=batch)
+        total += closed
+        if closed < batch:
+            return total
+
+
+def tick() -> None:
+    """The once-a-minute work: escalations, SMS left in the outbox, then resolved cases
+    nobody rated (last, so a bad setting for it cannot hold up the first two)."""
+    sweep_sla()
+    drain_outbox()
+    auto_close_cases()
+
+
+def transcribe_recording(ticket_id: int) -> None:
+    """Fetch a case's recording, keep it, and attach its transcript. Unreadable audio is
+    recorded on the case and not retried; an unreachable recording raises so rq retries."""
+    from hotline.speech.exceptions import SpeechError
+    from hotline.voice import recordings
+
+    services = current_services()
+    with services.uow() as uow:
+        ticket = uow.session.get(Ticket, ticket_id)
+        if ticket is None or not ticket.recording_url:
+            return
+        if any(e.kind in ("transcribed", "transcription_failed") for e in ticket.events):
+            return  # a repeated job
+        url, number, language = ticket.recording_url, ticket.number, ticket.language
+    try:
+        audio = recordings.fetch(url, services.settings)
+        recordings.keep(number, audio, services.settings)
+        recognizer = services.recognizer(language)
+        if recognizer is None:
+            raise SpeechError(f"no speech recogniser is configured for {language}")
+        heard = recognizer.recognize(audio)
+    except (recordings.RecordingRefused, SpeechError) as exc:
+        log.warning("case %s: recording not transcribed: %s", number, exc)
+        with services.uow() as uow:
+            cases.note_transcription_failure(uow, ticket_id, str(exc), services.clock())
+        return
+    with services.uow() as uow:
+        cases.attach_transcript(
+            uow, ticket_id, heard.text, heard.confidence, recognizer.name, services.clock()
+        )

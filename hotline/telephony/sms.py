@@ -1,0 +1,82 @@
+"""Sending SMS: through Twilio's REST API, or to the log when no provider is configured."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from hotline.exceptions import SmsRejected, SmsUnavailable
+from ticketing.models.sms import SmsStatus
+
+log = logging.getLogger(__name__)
+
+# What Twilio says when it takes a message: all mean "on its way", none "delivered".
+_IN_FLIGHT = {"accepted", "queued", "scheduled", "sending"}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_sid: str | None
+    status: SmsStatus
+
+
+class SmsSender(Protocol):
+    def send(self, to: str, body: str) -> SendResult:
+        """Hand one message to the provider.
+
+        Raises SmsRejected when retrying cannot help, SmsUnavailable when it may.
+        """
+        ...
+
+
+class LogSmsSender:
+    """The embedded default: the message is kept in the outbox table and written to the log."""
+
+    def send(self, to: str, body: str) -> SendResult:
+        log.info("SMS to %s: %s", to, body)
+        return SendResult(None, SmsStatus.LOGGED)
+
+
+class TwilioSmsSender:
+    """Sends through twilio's REST client; delivery updates arrive on the status webhook."""
+
+    def __init__(self, client: Client, from_number: str, status_callback: str | None) -> None:
+        self._client = client
+        self._from = from_number
+        self._status_callback = status_callback
+
+    def send(self, to: str, body: str) -> SendResult:
+        extra = {"status_callback": self._status_callback} if self._status_callback else {}
+        try:
+            message = self._client.messages.create(to=to, from_=self._from, body=body, **extra)
+        except TwilioRestException as exc:
+            # str(exc) is coloured when stderr is a terminal: keep only the facts.
+            reason = f"Twilio {exc.status} error {exc.code}: {exc.msg}"
+            if 400 <= exc.status < 500 and exc.status != 429:
+                raise SmsRejected(reason) from exc
+            raise SmsUnavailable(reason) from exc
+        except (TwilioException, OSError) as exc:  # connection refused, timeout
+            raise SmsUnavailable(f"Twilio unreachable: {type(exc).__name__}") from exc
+        status = str(message.status or "")
+        known = {s.value for s in SmsStatus}
+        if status in _IN_FLIGHT or status not in known:
+            return SendResult(message.sid, SmsStatus.SENDING)
+        return SendResult(message.sid, SmsStatus(status))
+
+
+def twilio_client(account_sid: str, auth_token: str, api_base_url: str | None) -> Client:
+    """A real twilio Client, optionally pointed at another API host (a test stub, a relay)."""
+    # twilio's default HTTP client waits forever; a stalled API must not stall a worker.
+    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=10))
+    if api_base_url:
+        # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite our host too.
+        client.edge = client.region = None
+        # Domain.base_url is where twilio-python builds every request URL from;
+        # tests/integration/test_twilio_client.py pins this behaviour.
+        client.api.base_url = api_base_url.rstrip("/")
+    return client

@@ -1,0 +1,75 @@
+"""Reading a case's attachments (the photos grid members add from the phone page) for the
+console: the list the case page shows, and one file, only inside what the user may see."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from ticketing.models.cases import Attachment, Ticket
+from ticketing.models.people import Staff
+
+_STAFF_ACTOR = re.compile(r"staff:(\d+)\Z")
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    at: datetime
+    by: str  # the uploader's name, or the actor as recorded
+    event_id: int | None
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    stored_path: str  # relative to the attachments folder
+    content_type: str
+    filename: str
+
+
+def for_case(session: Session, ticket_id: int) -> list[AttachmentInfo]:
+    """The case's attachments, oldest first, with who added each."""
+    rows = session.scalars(
+        select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id)
+    ).all()
+    ids = {int(m.group(1)) for r in rows if (m := _STAFF_ACTOR.match(r.uploaded_by))}
+    names = (
+        dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all())
+        if ids
+        else {}
+    )
+
+    def who(actor: str) -> str:
+        found = _STAFF_ACTOR.match(actor)
+        return names.get(int(found.group(1)), actor) if found else actor
+
+    return [
+        AttachmentInfo(
+            r.id, r.filename, r.content_type, r.size, r.at, who(r.uploaded_by), r.event_id
+        )
+        for r in rows
+    ]
+
+
+def visible_file(
+    session: Session, number: str, attachment_id: int, visible: ColumnElement[bool]
+) -> AttachmentFile | None:
+    """One attachment of case `number`, or None when there is none or the case is outside
+    `visible` (the viewer's case filter): both answer the same."""
+    row = session.execute(
+        select(Attachment.stored_path, Attachment.content_type, Attachment.filename)
+        .join(Ticket, Ticket.id == Attachment.ticket_id)
+        .where(Ticket.number == number, Attachment.id == attachment_id, visible)
+    ).first()
+    return AttachmentFile(*row) if row is not None else None

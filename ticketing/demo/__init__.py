@@ -1,0 +1,1 @@
+"""The demo city, its console accounts and the starting catalogue, written into a database."""

@@ -1,0 +1,213 @@
+"""Reading SMS sent to the hotline: members' commands, applied only from the right phone,
+and residents' answers to the rating SMS, applied only to their own case."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ticketing.cases import closure, repository
+from ticketing.cases.services import accept, resolve, send_back
+from ticketing.events.recording import record_event
+from ticketing.inbox.commands import CommandKind, SmsCommand, parse_command, parse_rating
+from ticketing.inbox.replies import (
+    LIST_CAP,
+    ZH,
+    CaseLine,
+    caller_reply,
+    list_reply,
+    reply,
+    status_reply,
+)
+from ticketing.models.cases import Ticket
+from ticketing.models.people import Staff
+from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
+from ticketing.people.phones import try_e164
+from ticketing.sla.services import PolicyCatalog, load_catalog
+from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TRANSITIONS, TicketStatus, can_transition
+
+log = logging.getLogger(__name__)
+
+_REFUSALS = {"not_registered", "not_yours", "not_found", "bad_state"}
+_MOVES = {
+    CommandKind.ACCEPT: (TicketStatus.ACCEPTED, accept),
+    CommandKind.DONE: (TicketStatus.RESOLVED, resolve),
+    CommandKind.RETURN: (TicketStatus.RETURNED, send_back),
+}
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    message_sid: str
+    from_number: str
+    to_number: str
+    body: str
+
+
+@dataclass(frozen=True)
+class _Answer:
+    purpose: str  # "command:<outcome>" for members, "resident:<outcome>" for callers
+    text: str
+    ticket: Ticket | None = None
+
+
+def handle_inbound_sms(uow: UnitOfWork, sms: InboundSms, now: datetime) -> str:
+    """Apply a member's command or a resident's rating and return the reply text; the
+    same reply on a retry."""
+    session = uow.session
+    seen = session.scalars(
+        select(SmsMessage).where(SmsMessage.provider_sid == sms.message_sid)
+    ).one_or_none()
+    if seen is not None:
+        return seen.reply or ""
+    record = SmsMessage(
+        direction=SmsDirection.INBOUND,
+        to_number=sms.to_number,
+        from_number=sms.from_number,
+        body=sms.body,
+        status=SmsStatus.RECEIVED,
+        purpose="command",
+        provider_sid=sms.message_sid,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(record)
+    phone = try_e164(sms.from_number)
+    staff = repository.staff_by_phone(session, phone) if phone else None
+    answer = _answer(uow, phone, staff, sms.body, now)
+    record.staff_id = staff.id if staff else None
+    record.ticket = answer.ticket
+    record.purpose = answer.purpose
+    record.reply = answer.text
+    if answer.purpose.removeprefix("command:") in _REFUSALS:
+        log.warning("refused SMS %s from %s: %s", sms.message_sid, sms.from_number, answer.purpose)
+    uow.commit()
+    return answer.text
+
+
+def _answer(
+    uow: UnitOfWork, phone: str | None, staff: Staff | None, body: str, now: datetime
+) -> _Answer:
+    """A bare digit from a caller with a resolved case is a rating (a digit is never a
+    member's command, so a member reporting as a resident can rate too); otherwise
+    members get their commands and callers a pointer to their case."""
+    score = parse_rating(body)
+    waiting = closure.awaiting_rating(uow.session, phone) if phone and score is not None else None
+    if waiting is not None and score is not None:
+        outcome = closure.rate(uow, waiting, score, f"caller:{phone}", now)
+        return _Answer(
+            f"resident:{outcome}", reply(outcome, waiting.language, waiting.number), waiting
+        )
+    if staff is not None and staff.active:
+        outcome, text = _apply_command(uow, staff, parse_command(body), body, now)
+        return _Answer(f"command:{outcome}", text)
+    latest = closure.latest_case_of_caller(uow.session, phone) if phone else None
+    if latest is None:
+        return _Answer("command:not_registered", reply("not_registered", ZH))
+    return _resident_text(uow.session, phone or "", latest, score is not None)
+
+
+def _resident_text(session: Session, phone: str, latest: Ticket, was_rating: bool) -> _Answer:
+    """A caller wrote something other than a rating we can apply: say how to rate, or
+    where their latest case stands, rather than that they are not registered."""
+    if was_rating:  # nothing resolved to rate: not yet resolved, or rated already
+        text = caller_reply(latest.number, latest.status.value, latest.language)
+        return _Answer("resident:nothing_to_rate", text, latest)
+    waiting = closure.awaiting_rating(session, phone)
+    if waiting is not None:
+        return _Answer(
+            "resident:text", reply("rate_hint", waiting.language, waiting.number), waiting
+        )
+    text = caller_reply(latest.number, latest.status.value, latest.language)
+    return _Answer("resident:text", text, latest)
+
+
+def _apply_command(
+    uow: UnitOfWork, staff: Staff, command: SmsCommand, body: str, now: datetime
+) -> tuple[str, str]:
+    """Returns (outcome, reply). Only the assignee's phone may change or read a case."""
+    language = staff.language
+    if command.kind in (CommandKind.HELP, CommandKind.UNKNOWN):
+        return command.kind.value, reply(command.kind.value, language)
+    if command.kind is CommandKind.LIST:
+        shown, total = _open_cases(uow.session, staff)
+        return "list", list_reply(shown, total, language)
+    number = command.case_number
+    ticket = repository.ticket_by_number(uow.session, number)
+    if ticket is None:
+        return "not_found", reply("not_found", language, number)
+    if not _is_assignee(staff, ticket):
+        record_event(ticket, "refused_command", f"staff:{staff.id}", now, note=body)
+        return "not_yours", reply("not_yours", language, number)
+    if command.kind is CommandKind.STATUS:
+        catalog = load_catalog(uow.session)
+        return "status", status_reply(_case_line(ticket, catalog), language)
+    if command.kind is CommandKind.NOTE:
+        return _note(ticket, staff, command.text, language, now)
+    target, move = _MOVES[command.kind]
+    if not can_transition(ticket.status, target):
+        return "bad_state", reply("bad_state", language, number)
+    outcome = move(uow, ticket, staff, command.text, now)
+    return outcome, reply(outcome, language, number)
+
+
+def _note(ticket: Ticket, staff: Staff, text: str, language: str, now: datetime) -> tuple[str, str]:
+    """A progress note: history only; the status and the SLA clocks are left alone."""
+    if not TRANSITIONS[ticket.status]:  # closed, cancelled, merged: the file is shut
+        return "bad_state", reply("bad_state", language, ticket.number)
+    record_event(ticket, "note", f"staff:{staff.id}", now, note=text)
+    return "noted", reply("noted", language, ticket.number)
+
+
+def _is_assignee(staff: Staff, ticket: Ticket) -> bool:
+    if ticket.assignee_id is not None:
+        return ticket.assignee_id == staff.id
+    return ticket.department_id is not None and ticket.department_id == staff.department_id
+
+
+def _open_cases(session: Session, staff: Staff) -> tuple[list[CaseLine], int]:
+    """The first LIST_CAP of the member's open cases (for a dispatcher, with the
+    department's unassigned ones), nearest deadline first, and how many there are."""
+    mine = Ticket.assignee_id == staff.id
+    if staff.department_id is not None:
+        queue = (Ticket.assignee_id.is_(None)) & (Ticket.department_id == staff.department_id)
+        mine = or_(mine, queue)
+    tickets = session.scalars(
+        select(Ticket).where(mine, Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id)
+    ).all()
+    far = datetime.max.replace(tzinfo=UTC)
+    tickets = sorted(tickets, key=lambda t: (_next_deadline(t) or far, t.id))
+    catalog = load_catalog(session)
+    return [_case_line(t, catalog) for t in tickets[:LIST_CAP]], len(tickets)
+
+
+def _next_deadline(ticket: Ticket) -> datetime | None:
+    return min((d for d in (ticket.accept_by, ticket.resolve_by) if d is not None), default=None)
+
+
+def _case_line(ticket: Ticket, catalog: PolicyCatalog) -> CaseLine:
+    """The case as a member may read it, with deadlines in the local time of its SLA
+    calendar (a case with no policy has no deadlines to show)."""
+    zone: tzinfo = (
+        catalog.calendar_of(ticket.sla_policy_id).zone
+        if ticket.sla_policy_id in catalog.policies
+        else UTC
+    )
+
+    def local(at: datetime | None) -> str | None:
+        return at.astimezone(zone).strftime("%m-%d %H:%M") if at is not None else None
+
+    person, department = ticket.assignee, ticket.department
+    return CaseLine(
+        number=ticket.number,
+        status=ticket.status.value,
+        assignee_en=person.name if person else (department.name_en if department else ""),
+        assignee_zh=person.name if person else (department.name_zh if department else ""),
+        accept_by=local(ticket.accept_by),
+        resolve_by=local(ticket.resolve_by),
+    )

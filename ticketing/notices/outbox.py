@@ -1,0 +1,122 @@
+"""The outbox's bookkeeping: claiming a message to send, recording what the provider
+said, retrying what failed, and moving delivery states forward only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ticketing.exceptions import InvalidInput, NotFound
+from ticketing.models.sms import SmsMessage, SmsStatus
+from ticketing.unit_of_work import UnitOfWork
+
+
+def record_sms_status(
+    uow: UnitOfWork, message_sid: str, status: str, error_code: str | None, now: datetime
+) -> bool:
+    """Apply a delivery callback if it moves the message forward; False if ignored."""
+    try:
+        new = SmsStatus(status)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown message status {status!r}") from exc
+    message = uow.session.scalars(
+        select(SmsMessage).where(SmsMessage.provider_sid == message_sid)
+    ).one_or_none()
+    if message is None:
+        raise NotFound(f"no message {message_sid}")
+    if new.rank <= message.status.rank:
+        return False  # late or repeated callback: states only move forward
+    message.status = new
+    message.error = error_code or message.error
+    message.updated_at = now
+    uow.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    id: int
+    to: str
+    body: str
+
+
+def claim_for_sending(uow: UnitOfWork, message_id: int, now: datetime) -> OutgoingSms | None:
+    """Mark a queued message as being sent; None if it was sent already (a repeated job)."""
+    message = uow.session.get(SmsMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound(f"no message {message_id}")
+    if message.status is not SmsStatus.QUEUED:
+        return None
+    message.status = SmsStatus.SENDING
+    message.attempts += 1
+    message.updated_at = now
+    outgoing = OutgoingSms(message.id, message.to_number, message.body)
+    uow.commit()
+    return outgoing
+
+
+MAX_SEND_ATTEMPTS = 5
+# A worker killed between claiming a message and recording the result leaves it
+# "sending" with no provider id; after this long it is assumed lost and sent again.
+STALE_SENDING = timedelta(minutes=5)
+
+
+def mark_sent(
+    uow: UnitOfWork, message_id: int, provider_sid: str | None, status: SmsStatus, now: datetime
+) -> None:
+    """Record what the provider said when it took the message."""
+    message = _message(uow, message_id)
+    message.provider_sid = provider_sid
+    message.error = None
+    if status.rank > message.status.rank:
+        message.status = status
+    message.updated_at = now
+    uow.commit()
+
+
+def mark_send_failed(
+    uow: UnitOfWork, message_id: int, error: str, now: datetime, *, permanent: bool
+) -> SmsStatus:
+    """After a failed attempt: back to the queue, or FAILED if retrying cannot help or the
+    attempts are used up. Returns the new status."""
+    message = _message(uow, message_id)
+    give_up = permanent or message.attempts >= MAX_SEND_ATTEMPTS
+    message.status = SmsStatus.FAILED if give_up else SmsStatus.QUEUED
+    message.error = error[:300]
+    message.updated_at = now
+    uow.commit()
+    return message.status
+
+
+def _message(uow: UnitOfWork, message_id: int) -> SmsMessage:
+    message = uow.session.get(SmsMessage, message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id}")
+    return message
+
+
+def messages_to_retry(
+    uow: UnitOfWork, now: datetime, older_than: timedelta, limit: int = 500
+) -> list[int]:
+    """Outbox rows to send again, oldest first: queued ones whose job never ran, and
+    'sending' ones abandoned by a dead worker (put back in the queue here)."""
+    stale = uow.session.scalars(
+        select(SmsMessage).where(
+            SmsMessage.status == SmsStatus.SENDING,
+            SmsMessage.provider_sid.is_(None),
+            SmsMessage.updated_at < now - STALE_SENDING,
+        )
+    ).all()
+    for message in stale:
+        message.status = SmsStatus.QUEUED
+    uow.commit()
+    return list(
+        uow.session.scalars(
+            select(SmsMessage.id)
+            .where(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.updated_at < now - older_than)
+            .order_by(SmsMessage.created_at)
+            .limit(limit)
+        )
+    )

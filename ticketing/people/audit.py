@@ -1,0 +1,31 @@
+"""The audit trail of administrative changes, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ticketing.models.accounts import AuditEntry
+
+
+def record_change(
+    session: Session,
+    actor: str,
+    action: str,
+    now: datetime,
+    target: str = "",
+    data: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an audit row; it commits (or rolls back) with the change it describes."""
+    entry = AuditEntry(at=now, actor=actor, action=action, target=target, data=dict(data or {}))
+    session.add(entry)
+    return entry
+
+
+def recent_changes(session: Session, limit: int = 100) -> list[AuditEntry]:
+    """The newest changes first, for the administration page and `hotline audit`."""
+    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
