@@ -91,9 +91,7 @@ def upgrade() -> None:
             sa.Column("resolve_by", ticketing.db.UtcDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column(
-                "next_escalation_at", ticketing.db.UtcDateTime(timezone=True), nullable=True
-            )
+            sa.Column("next_escalation_at", ticketing.db.UtcDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
             sa.Column("deadline_version", sa.Integer(), nullable=False, server_default="1")
