@@ -60,7 +60,7 @@ from ticketing.sla.ladder import Clock, Level, RunningClock, Step, due, schedule
 from ticketing.sla.policies import SlaPolicy, choose_policy, pauses
 from ticketing.sla.services import PolicyCatalog, load_catalog, pause_history
 from ticketing.sla.sweep import sweep
-from ticketing.unit_of_work import UnitOfWork
+from ticketing.unit_of_work import UnitOfWork, on_sms_queued
 from ticketing.vocabulary.catalogue import CategoryLevel, Priority
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 from ticketing.vocabulary.roles import AssignmentRole
@@ -571,7 +571,7 @@ def due_trial(
         start, cpu = time.perf_counter(), time.process_time()
         while True:
             budget.check()
-            with UnitOfWork(factory, outbox.append) as uow:
+            with UnitOfWork(factory, [on_sms_queued(outbox.append)]) as uow:
                 fired = sweep(uow, NOW, limit=batch)
             trial.sweeps += 1
             trial.rungs += fired

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from hotline.bootstrap import Services, bootstrap
 from hotline.settings import Settings
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
+
+EXTENSION = "hotline"  # where the app keeps its services bundle
+
+
+def app_services() -> Services:
+    """The services of the app serving this request: the one way views reach them."""
+    found: Services = current_app.extensions[EXTENSION]
+    return found
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -17,7 +25,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or bootstrap(settings)
     app = Flask(__name__)
     app.config["SECRET_KEY"] = services.settings.secret_key
-    app.extensions["hotline"] = services
+    app.extensions[EXTENSION] = services
 
     from hotline.api import views
     from hotline.telephony import webhooks

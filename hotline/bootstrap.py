@@ -6,8 +6,7 @@ embedded implementation of each outside system from configuration.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,13 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.media.exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
 from hotline.settings import Settings
+from hotline.speech.engines import Recognizers
 from hotline.speech.recognizers import SpeechRecognizer
 from hotline.speech.step_grammars import STEP_GRAMMARS, StepGrammars
 from hotline.telephony.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
 from hotline.voice.flows import Flow, Vocabulary, load_flows
 from hotline.voice.state import CallStates, DatabaseCallStates, RedisCallStates
 from ticketing.cases.links import CaseLinks
-from ticketing.unit_of_work import UnitOfWork
+from ticketing.unit_of_work import Subscriber, UnitOfWork, on_sms_queued
 
 Clock = Callable[[], datetime]
 
@@ -40,8 +40,6 @@ FLOW_VOCABULARY = Vocabulary(
 SEND_SMS_JOB = "hotline.jobs.tasks.send_sms"
 TRANSCRIBE_JOB = "hotline.jobs.tasks.transcribe_recording"
 
-_current: Services | None = None
-
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -49,48 +47,33 @@ def utc_now() -> datetime:
 
 @dataclass
 class Services:
+    """Every service a process needs, built whole by `bootstrap` and left alone after."""
+
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
     jobs: JobQueue
     sms: SmsSender
     flows: dict[str, Flow]
-    clock: Clock = utc_now
-    recognizers: dict[str, SpeechRecognizer] = field(default_factory=dict, repr=False)
+    # Flow state and answered steps between Twilio's requests (Redis, or the database).
+    call_states: CallStates
     # Where the media server leaves what it heard for the IVR webhook (Redis, or memory
     # when both run in one process).
-    exchange: SpeechExchange = field(default_factory=MemorySpeechExchange, repr=False)
-    # Flow state and answered steps between Twilio's requests (Redis, or the database).
-    call_states: CallStates = field(default_factory=DatabaseCallStates, repr=False)
-    _grammars: StepGrammars | None = field(default=None, repr=False)
-    _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def step_grammars(self) -> StepGrammars:
-        """Step grammars built from this database's catalogue and gazetteer, cached."""
-        if self._grammars is None:
-            self._grammars = StepGrammars(self.session_factory)
-        return self._grammars
+    exchange: SpeechExchange
+    step_grammars: StepGrammars = field(repr=False)
+    recognizers: Recognizers = field(repr=False)
+    clock: Clock = utc_now
+    # The one Redis client of the process (None embedded): jobs, call states, exchange.
+    redis: Redis | None = field(default=None, repr=False)
+    # The signed links of assignment SMS; None without a public address.
+    links: CaseLinks | None = None
+    # Who hears of each committed domain event (after the SMS sender).
+    subscribers: tuple[Subscriber, ...] = ()
 
     def recognizer(self, language: str) -> SpeechRecognizer | None:
         """The recogniser configured for a language (HOTLINE_SPEECH), loaded once; None
         when the language has none. A configured model that is missing raises here."""
-        with self._loading:  # the media server's threads ask at once; load a model once
-            return self._recognizer(language)
-
-    def _recognizer(self, language: str) -> SpeechRecognizer | None:
-        from hotline.speech.engines import load_recognizer, parse_config
-
-        if language not in self.recognizers:
-            choice = next(
-                (c for c in parse_config(self.settings.speech) if c.language == language), None
-            )
-            if choice is None:
-                return None
-            self.recognizers[language] = load_recognizer(
-                choice.engine, choice.language, choice.model
-            )
-        return self.recognizers[language]
+        return self.recognizers.get(language)
 
     @property
     def parallel_reads(self) -> bool:
@@ -101,12 +84,10 @@ class Services:
         return isinstance(bind, Engine) and bind.dialect.name != "sqlite"
 
     def uow(self) -> UnitOfWork:
-        """A unit of work whose committed outbox rows are handed to the SMS job."""
-        return UnitOfWork(
-            self.session_factory,
-            partial(self.jobs.enqueue, "sms", SEND_SMS_JOB),
-            case_links(self.settings),
-        )
+        """A unit of work whose committed outbox rows are handed to the SMS job and whose
+        domain events reach the subscribers."""
+        send = on_sms_queued(partial(self.jobs.enqueue, "sms", SEND_SMS_JOB))
+        return UnitOfWork(self.session_factory, (send, *self.subscribers), self.links)
 
 
 def case_links(settings: Settings) -> CaseLinks | None:
@@ -161,6 +142,7 @@ def bootstrap(
     jobs: JobQueue | None = None,
     sms: SmsSender | None = None,
     clock: Clock = utc_now,
+    subscribers: Sequence[Subscriber] = (),
 ) -> Services:
     """Build every service; tests pass their own pieces for what they control."""
     settings = settings or Settings.from_env()
@@ -170,33 +152,25 @@ def bootstrap(
         )
     engine = engine or make_engine(settings.database_url)
     session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     if jobs is None:
-        jobs = (
-            RqJobQueue(Redis.from_url(settings.redis_url))
-            if settings.redis_url
-            else InProcessJobQueue()
-        )
-    global _current
-    _current = Services(
+        jobs = RqJobQueue(redis) if redis is not None else InProcessJobQueue()
+    services = Services(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         jobs=jobs,
         sms=sms or _sms_sender(settings),
         flows=load_flows(settings.flows_dir, FLOW_VOCABULARY),
+        call_states=RedisCallStates(redis) if redis is not None else DatabaseCallStates(),
+        exchange=RedisSpeechExchange(redis) if redis is not None else MemorySpeechExchange(),
+        step_grammars=StepGrammars(session_factory),
+        recognizers=Recognizers(settings.speech),
         clock=clock,
+        redis=redis,
+        links=case_links(settings),
+        subscribers=tuple(subscribers),
     )
-    if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url)
-        _current.exchange = RedisSpeechExchange(redis)
-        _current.call_states = RedisCallStates(redis)
-    return _current
-
-
-def current_services() -> Services:
-    """The services this process built last (a worker's, a test's), else from the env.
-
-    Jobs run by name on rq workers and in-process alike, so they find their services
-    here rather than through arguments that would have to be serialised.
-    """
-    return _current or bootstrap()
+    if isinstance(jobs, InProcessJobQueue):
+        jobs.services = services  # its jobs run here, on these services
+    return services

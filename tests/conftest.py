@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap, make_engine
+from hotline.jobs import context
 from hotline.jobs.queue import QUEUE_NAMES, InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
 from hotline.simulator.caller import FlaskTransport, Simulator
@@ -125,10 +126,13 @@ def services(
     session_factory: sessionmaker[Session],
     job_queue: JobQueue,
     clock: FixedClock,
-) -> Services:
-    return bootstrap(
+) -> Iterator[Services]:
+    """The services of one test; the jobs it runs itself (a drain, a tick) run on them."""
+    built = bootstrap(
         settings, engine=db_engine, session_factory=session_factory, jobs=job_queue, clock=clock
     )
+    with context.running_on(built):
+        yield built
 
 
 @pytest.fixture
@@ -144,7 +148,8 @@ def run_jobs(services: Services) -> Callable[[], int]:
         queues = [services.jobs.queue(name) for name in QUEUE_NAMES]
         pending = sum(len(q) for q in queues)
         worker = SimpleWorker(queues, connection=services.jobs.redis, serializer=JSONSerializer)
-        worker.work(burst=True)
+        with context.running_on(services):
+            worker.work(burst=True)
         return pending
 
     return run

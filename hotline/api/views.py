@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import select, text
 
-from hotline.bootstrap import Services
+from hotline.app import app_services
 from hotline.telephony.signatures import twilio_signed
 from ticketing.cases import intake
 from ticketing.exceptions import NotFound
@@ -24,7 +24,7 @@ bp = Blueprint("api", __name__)
 
 @bp.get("/healthz")
 def health() -> dict[str, Any]:
-    services: Services = current_app.extensions["hotline"]
+    services = app_services()
     with services.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     return {"status": "ok"}
@@ -33,7 +33,7 @@ def health() -> dict[str, Any]:
 @bp.get("/api/cases/<number>")
 @twilio_signed
 def case(number: str) -> dict[str, Any]:
-    services: Services = current_app.extensions["hotline"]
+    services = app_services()
     with services.uow() as uow:
         return asdict(intake.get_case(uow, number))
 
@@ -41,7 +41,7 @@ def case(number: str) -> dict[str, Any]:
 @bp.get("/api/calls/<call_sid>")
 @twilio_signed
 def call(call_sid: str) -> dict[str, Any]:
-    services: Services = current_app.extensions["hotline"]
+    services = app_services()
     with services.uow() as uow:
         row = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
         if row is None:

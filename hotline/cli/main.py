@@ -119,10 +119,12 @@ def _describe(s: seeding.DemoSummary) -> str:
 def run(host: str, port: int, demo: bool, media_port: int) -> None:
     """Serve the hotline (embedded: Werkzeug, threads, in-process jobs, media server)."""
     from hotline.app import create_app
-    from hotline.media.server import start_media_server_thread
+    from hotline.media.server import media_url, start_media_server_thread
     from hotline.speech.exceptions import SpeechError
 
     settings = Settings.from_env()
+    if media_port and not settings.media_url:
+        settings = replace(settings, media_url=media_url(host, media_port))
     schema.upgrade(settings.database_url)
     services = bootstrap(settings)
     if demo:
@@ -130,11 +132,9 @@ def run(host: str, port: int, demo: bool, media_port: int) -> None:
     start_ticker(lambda: tick_once(services))
     if media_port:
         try:  # loads every configured speech model: a missing one stops us here, clearly
-            media = start_media_server_thread(services, host, media_port)
+            start_media_server_thread(services, host, media_port)
         except SpeechError as exc:
             raise click.ClickException(str(exc)) from exc
-        if not settings.media_url:
-            services.settings = replace(settings, media_url=media.url())
         click.echo(f"media streams: {services.settings.media_url}")
     app = create_app(services=services)
     click.echo(
@@ -154,9 +154,10 @@ def worker() -> None:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
+    from hotline.jobs import context
     from hotline.jobs.queue import QUEUE_NAMES, RqJobQueue
 
-    services = bootstrap()
+    services = context.bind(bootstrap())
     if not isinstance(services.jobs, RqJobQueue):
         raise click.ClickException("REDIS_URL is not set: jobs already run in-process")
     # SimpleWorker runs jobs in this process: our jobs are short and trusted, and a fork

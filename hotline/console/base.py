@@ -22,7 +22,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.bootstrap import Services
+from hotline.app import app_services
 from ticketing.models.accounts import User, UserRole
 from ticketing.people.accounts import session_fingerprint
 
@@ -68,14 +68,10 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Account", "/account", ALL_ROLES),
 )
 
+services = app_services  # the console's short name for the one accessor
+
 # The blueprints whose unsafe requests need the CSRF token (filled by console_blueprint).
 CONSOLE_BLUEPRINTS: set[str] = set()
-
-
-def services() -> Services:
-    """The app's services bundle."""
-    found: Services = current_app.extensions["hotline"]
-    return found
 
 
 def console_blueprint(

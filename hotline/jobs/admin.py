@@ -3,7 +3,8 @@ or SLA policy change (in batches, each its own short transaction)."""
 
 from __future__ import annotations
 
-from hotline.bootstrap import Services, current_services
+from hotline.bootstrap import Services
+from hotline.jobs import context
 from ticketing.sla.services import recompute_open_cases
 
 RECOMPUTE_JOB = "hotline.jobs.admin.recompute_deadlines"
@@ -22,4 +23,4 @@ def recompute_all(services: Services, batch: int = 500) -> int:
 
 def recompute_deadlines() -> int:
     """The job the console enqueues after a change; safe to run twice."""
-    return recompute_all(current_services())
+    return recompute_all(context.current())

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis import Redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
+
+from hotline.jobs import context
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +33,19 @@ class JobQueue(Protocol):
 class InProcessJobQueue:
     """The embedded default: run the job at once; a failure is logged, the row stays queued."""
 
+    def __init__(self) -> None:
+        # The services its jobs run on: the bundle this queue belongs to (bootstrap sets it).
+        self.services: Services | None = None
+
     def enqueue(self, queue: str, func: str, *args: Any) -> None:
         module, _, name = func.rpartition(".")
         try:
-            getattr(importlib.import_module(module), name)(*args)
+            job = getattr(importlib.import_module(module), name)
+            if self.services is None:
+                job(*args)
+            else:
+                with context.running_on(self.services):
+                    job(*args)
         except Exception:
             log.exception("in-process job %s%r failed; the outbox drain will retry", func, args)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from hotline.bootstrap import SEND_SMS_JOB, current_services
+from hotline.bootstrap import SEND_SMS_JOB
 from hotline.exceptions import SmsRejected
+from hotline.jobs import context
 from ticketing.cases import closure
 from ticketing.cases import services as cases
 from ticketing.models.cases import Ticket
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def send_sms(message_id: int) -> None:
     """Send one outbox message; raise on a provider error so rq records and retries it."""
-    services = current_services()
+    services = context.current()
     with services.uow() as uow:
         outgoing = outbox.claim_for_sending(uow, message_id, services.clock())
     if outgoing is None:
@@ -45,7 +46,7 @@ def send_sms(message_id: int) -> None:
 def drain_outbox(older_than_seconds: int = 60) -> int:
     """Re-enqueue messages still waiting (their enqueue failed, Redis lost them, or their
     worker died mid-send); returns how many."""
-    services = current_services()
+    services = context.current()
     with services.uow() as uow:
         ids = outbox.messages_to_retry(uow, services.clock(), timedelta(seconds=older_than_seconds))
     for message_id in ids:
@@ -55,7 +56,7 @@ def drain_outbox(older_than_seconds: int = 60) -> int:
 
 def sweep_sla(batch: int = 1000) -> int:
     """Fire every escalation that is due; returns how many rungs fired."""
-    services = current_services()
+    services = context.current()
     total = 0
     while True:
         with services.uow() as uow:
@@ -68,7 +69,7 @@ def sweep_sla(batch: int = 1000) -> int:
 def auto_close_cases(batch: int = 500) -> int:
     """Close resolved cases their caller has not rated within HOTLINE_AUTO_CLOSE_DAYS
     days; returns how many."""
-    services = current_services()
+    services = context.current()
     days = services.settings.auto_close_days
     total = 0
     while True:
@@ -93,7 +94,7 @@ def transcribe_recording(ticket_id: int) -> None:
     from hotline.speech.exceptions import SpeechError
     from hotline.voice import recordings
 
-    services = current_services()
+    services = context.current()
     with services.uow() as uow:
         ticket = uow.session.get(Ticket, ticket_id)
         if ticket is None or not ticket.recording_url:

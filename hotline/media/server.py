@@ -228,13 +228,18 @@ class MediaServerHandle:
         return self.server.stats
 
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}{MEDIA_PATH}"
+        return media_url(self.host, self.port)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(timeout)
         self.server.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def media_url(host: str, port: int) -> str:
+    """The stream address the TwiML names for a server on `host:port`."""
+    return f"ws://{host}:{port}{MEDIA_PATH}"
 
 
 def start_media_server_thread(

@@ -8,6 +8,7 @@ Engines import lazily: vosk and pocketsphinx are optional extras.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from hotline.speech.audio import DEFAULT_MAX_SECONDS
@@ -77,3 +78,29 @@ def load_recognizer(
 def load_recognizers(choices: list[EngineChoice]) -> dict[str, SpeechRecognizer]:
     """Every configured language's recogniser, keyed by language ("en-US")."""
     return {c.language: load_recognizer(c.engine, c.language, c.model) for c in choices}
+
+
+class Recognizers:
+    """The recogniser of each configured language (HOTLINE_SPEECH), each model loaded once
+    per process on first use: models are large, and the media server's threads ask at once.
+    Tests may put a recogniser in `loaded` to share one across many services."""
+
+    def __init__(self, config: str) -> None:
+        self._config = config
+        self.loaded: dict[str, SpeechRecognizer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, language: str) -> SpeechRecognizer | None:
+        """The language's recogniser; None when it has none. A configured model that is
+        missing raises here."""
+        with self._lock:
+            if language not in self.loaded:
+                choice = next(
+                    (c for c in parse_config(self._config) if c.language == language), None
+                )
+                if choice is None:
+                    return None
+                self.loaded[language] = load_recognizer(
+                    choice.engine, choice.language, choice.model
+                )
+            return self.loaded[language]

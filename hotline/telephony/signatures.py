@@ -9,6 +9,8 @@ from typing import Any, TypeVar, cast
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from hotline.app import app_services
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -18,7 +20,7 @@ def public_url() -> str:
     Behind a proxy the internal URL differs from the one Twilio called, and a signature
     over the wrong URL never matches, so the configured base URL wins when set.
     """
-    base = current_app.extensions["hotline"].settings.public_base_url
+    base = app_services().settings.public_base_url
     if not base:
         return request.url
     query = request.query_string.decode()
@@ -30,7 +32,7 @@ def twilio_signed(view: F) -> F:
 
     @wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        token = current_app.extensions["hotline"].settings.webhook_token
+        token = app_services().settings.webhook_token
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature or not RequestValidator(token).validate(
             public_url(), request.form, signature

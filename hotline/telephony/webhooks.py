@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from hotline.bootstrap import Services
+from hotline.app import app_services
 from hotline.telephony.signatures import twilio_signed
 from hotline.voice import calls
 from hotline.voice.inputs import CallRequest
@@ -13,11 +13,6 @@ from ticketing.inbox import services as sms_inbox
 from ticketing.notices import outbox
 
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
-
-
-def _services() -> Services:
-    services: Services = current_app.extensions["hotline"]
-    return services
 
 
 def _require(*names: str) -> dict[str, str]:
@@ -36,7 +31,9 @@ def _twiml(body: str) -> Response:
 @twilio_signed
 def voice_incoming() -> Response:
     fields = _require("CallSid", "From", "To")
-    return _twiml(calls.handle_step(_services(), CallRequest(fields["CallSid"], 1, request.form)))
+    return _twiml(
+        calls.handle_step(app_services(), CallRequest(fields["CallSid"], 1, request.form))
+    )
 
 
 @bp.post("/voice/step/<int:step>")
@@ -46,7 +43,7 @@ def voice_step(step: int) -> Response:
         abort(400, "steps after the incoming call start at 2")
     fields = _require("CallSid")
     return _twiml(
-        calls.handle_step(_services(), CallRequest(fields["CallSid"], step, request.form))
+        calls.handle_step(app_services(), CallRequest(fields["CallSid"], step, request.form))
     )
 
 
@@ -55,7 +52,7 @@ def voice_step(step: int) -> Response:
 def recording_status() -> tuple[str, int]:
     fields = _require("CallSid", "RecordingSid", "RecordingUrl", "RecordingStatus")
     calls.record_recording_status(
-        _services(),
+        app_services(),
         fields["CallSid"],
         fields["RecordingSid"],
         fields["RecordingUrl"],
@@ -68,7 +65,7 @@ def recording_status() -> tuple[str, int]:
 @twilio_signed
 def call_status() -> tuple[str, int]:
     fields = _require("CallSid", "CallStatus")
-    calls.record_call_status(_services(), fields["CallSid"], fields["CallStatus"])
+    calls.record_call_status(app_services(), fields["CallSid"], fields["CallStatus"])
     return "", 204
 
 
@@ -76,7 +73,7 @@ def call_status() -> tuple[str, int]:
 @twilio_signed
 def sms_incoming() -> Response:
     fields = _require("MessageSid", "From", "To")
-    services = _services()
+    services = app_services()
     inbound = sms_inbox.InboundSms(
         fields["MessageSid"], fields["From"], fields["To"], request.form.get("Body", "")
     )
@@ -92,7 +89,7 @@ def sms_incoming() -> Response:
 @twilio_signed
 def sms_status() -> tuple[str, int]:
     fields = _require("MessageSid", "MessageStatus")
-    services = _services()
+    services = app_services()
     with services.uow() as uow:
         outbox.record_sms_status(
             uow,

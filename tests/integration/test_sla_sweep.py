@@ -23,7 +23,7 @@ from ticketing.models.sms import SmsMessage
 from ticketing.sla.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar, Window
 from ticketing.sla.ladder import Clock, RunningClock, Timelines, schedule
 from ticketing.sla.sweep import sweep
-from ticketing.unit_of_work import UnitOfWork
+from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued, UnitOfWork, on_sms_queued
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -171,7 +171,7 @@ def test_a_fired_rung_writes_its_row_event_and_sms_and_hands_the_sms_to_the_send
     services: Services, session_factory: sessionmaker[Session], friday_case: str
 ) -> None:
     handed: list[int] = []
-    with UnitOfWork(session_factory, handed.append) as uow:
+    with UnitOfWork(session_factory, [on_sms_queued(handed.append)]) as uow:
         assert sweep(uow, at(27, 16)) == 2  # the accept reminder (15:00) and breach (16:00)
     with services.uow() as uow:
         ticket = _ticket(uow, friday_case)
@@ -219,6 +219,21 @@ def test_a_fired_rung_writes_its_row_event_and_sms_and_hands_the_sms_to_the_send
             "notified": [ticket.assignee.id],
         }
         assert events[1].data["notified"] == [m.staff_id for m in sms[1:]]
+
+
+def test_the_sweeps_bulk_rows_are_published_as_domain_events_once_committed(
+    services: Services, session_factory: sessionmaker[Session], friday_case: str
+) -> None:
+    heard: list[DomainEvent] = []
+    with UnitOfWork(session_factory, [heard.append]) as uow:
+        assert sweep(uow, at(27, 16)) == 2
+    escalated = [e for e in heard if isinstance(e, CaseEvent)]
+    assert [(e.kind, e.actor, e.case_number, e.at) for e in escalated] == [
+        ("escalated", "system", friday_case, at(27, 16)),
+        ("escalated", "system", friday_case, at(27, 16)),
+    ]
+    assert [e.data["level"] for e in escalated] == ["reminder", "breach"]
+    assert len([e for e in heard if isinstance(e, SmsQueued)]) >= 2
 
 
 def test_ladders_from_shared_timelines_equal_the_calendar_walk() -> None:

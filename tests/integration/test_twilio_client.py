@@ -25,7 +25,7 @@ from twilio.base.exceptions import TwilioRestException
 from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap
 from hotline.exceptions import SmsRejected
-from hotline.jobs import tasks
+from hotline.jobs import context, tasks
 from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
 from hotline.simulator.caller import FlaskTransport, Simulator
@@ -71,9 +71,10 @@ def services(
     job_queue: JobQueue,
     clock: FixedClock,
     sender: TwilioSmsSender,
-) -> Services:
-    """The conftest's services, sending through twilio's client to the stub."""
-    return bootstrap(
+) -> Iterator[Services]:
+    """The conftest's services, sending through twilio's client to the stub; the jobs a
+    test runs itself run on them."""
+    built = bootstrap(
         settings,
         engine=db_engine,
         session_factory=session_factory,
@@ -81,6 +82,8 @@ def services(
         sms=sender,
         clock=clock,
     )
+    with context.running_on(built):
+        yield built
 
 
 def _simulator(services: Services, tmp_path: Path) -> Simulator:
@@ -262,6 +265,7 @@ def test_twilio_down_in_process_puts_the_sms_back_in_the_queue(
         sms=sender,
         clock=clock,
     )
+    context.bind(services)  # the drain below runs as a worker would, on these services
     stub.fail_next(2, status=500)
 
     # The sends fail inside the webhook: the call goes on (the simulator raises on non-2xx).

@@ -90,7 +90,7 @@ def start_server(
     sphinx_en: PocketSphinxRecognizer,
 ) -> Iterator[Callable[..., MediaServerHandle]]:
     """Starts a server (the test may change its settings or exchange); stops it after."""
-    services.recognizers["en-US"] = sphinx_en  # loaded once for the whole session
+    services.recognizers.loaded["en-US"] = sphinx_en  # loaded once for the whole session
     handles: list[MediaServerHandle] = []
 
     def start(

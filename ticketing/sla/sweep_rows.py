@@ -52,7 +52,7 @@ from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.notices import wording
 from ticketing.sla.business_time import BusinessCalendar
 from ticketing.sla.ladder import Clock, Step
-from ticketing.unit_of_work import UnitOfWork
+from ticketing.unit_of_work import CaseEvent, UnitOfWork
 
 Row = dict[str, Any]
 
@@ -71,6 +71,7 @@ class SweepRows:
         self.events: list[Row] = []
         self.sms: list[Row] = []
         self.changed: dict[int, Ticket] = {}  # cases whose columns this batch changes
+        self.published: list[CaseEvent] = []  # the events, as the unit of work publishes them
 
     def change(self, ticket: Ticket, column: str, value: Any) -> None:
         """Set a column of the case, written with the batch's one UPDATE, not by a flush."""
@@ -119,6 +120,7 @@ class SweepRows:
                 },
             }
         )
+        self.published.append(_published(ticket, self.events[-1]))
         if not people:
             return
         facts = case_facts(ticket)
@@ -140,6 +142,8 @@ class SweepRows:
         insert_rows = _insert_recordset if recordset else _insert_many
         insert_rows(session, _table(Escalation), self.escalations)
         insert_rows(session, _table(TicketEvent), self.events)
+        for happened in self.published:  # rows the ORM never saw: published by hand
+            uow.publish(happened)
         if self.sms:
             uow.add_outbound_ids(insert_rows(session, _table(SmsMessage), self.sms, returning=True))
         cases = [
@@ -261,6 +265,19 @@ def _update_many(session: Session, cases: list[Row]) -> None:
             {"case_id": c["id"], "updated_at": c["updated_at"], "next_at": c["next_escalation_at"]}
             for c in cases
         ],
+    )
+
+
+def _published(ticket: Ticket, row: Row) -> CaseEvent:
+    return CaseEvent(
+        kind=row["kind"],
+        actor=row["actor"],
+        case_id=ticket.id,
+        case_number=ticket.number,
+        channel=ticket.source,
+        category=ticket.category.code,
+        at=row["at"],
+        data=row["data"],
     )
 
 
