@@ -12,7 +12,7 @@ from ticketing.cases import closure
 from ticketing.cases import services as cases
 from ticketing.models.cases import Ticket
 from ticketing.notices import outbox
-from ticketing.sla import services as sla_service
+from ticketing.sla import sweep as sla_sweep
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def sweep_sla(batch: int = 1000) -> int:
     total = 0
     while True:
         with services.uow() as uow:
-            taken, fired = sla_service.sweep_batch(uow, services.clock(), limit=batch)
+            taken, fired = sla_sweep.sweep_batch(uow, services.clock(), limit=batch)
         total += fired
         if taken < batch:  # the last batch was not full: nothing more is due
             return total

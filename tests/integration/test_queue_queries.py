@@ -19,7 +19,7 @@ from ticketing.models.places import Grid, Region
 from ticketing.people.visibility import case_filter
 from ticketing.reporting import queues as qq
 from ticketing.sla.ladder import Level
-from ticketing.sla.services import sweep
+from ticketing.sla.sweep import sweep
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.lifecycle import TicketStatus
 

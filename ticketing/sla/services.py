@@ -185,24 +185,6 @@ def refresh_deadlines(
     ticket.next_escalation_at = next_time(escalation_steps(ticket, catalog), fired)
 
 
-def sweep(uow: UnitOfWork, now: datetime, limit: int = 1000) -> int:
-    """Fire every escalation due by `now` (at most `limit` cases); see `ticketing.sla.sweep`.
-
-    Kept here for the callers that know the sweep by this module; the import is inside
-    because the sweep's module builds on this one.
-    """
-    from ticketing.sla import sweep as sla_sweep
-
-    return sla_sweep.sweep(uow, now, limit)
-
-
-def sweep_batch(uow: UnitOfWork, now: datetime, limit: int = 1000) -> tuple[int, int]:
-    """One batch of the sweep, (cases taken, rungs fired); see `ticketing.sla.sweep`."""
-    from ticketing.sla import sweep as sla_sweep
-
-    return sla_sweep.sweep_batch(uow, now, limit)
-
-
 def new_policy_version(
     uow: UnitOfWork,
     code: str,
