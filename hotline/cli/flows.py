@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from hotline.bootstrap import FLOW_VOCABULARY
 from hotline.settings import Settings
+from hotline.voice.actions import FLOW_VOCABULARY
 from hotline.voice.flows import FlowError, load_flow, mermaid
 
 

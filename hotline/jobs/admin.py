@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from hotline.bootstrap import Services
 from hotline.jobs import context
+from hotline.jobs.queue import job_name
 from ticketing.sla.services import recompute_open_cases
-
-RECOMPUTE_JOB = "hotline.jobs.admin.recompute_deadlines"
 
 
 def recompute_all(services: Services, batch: int = 500) -> int:
@@ -24,3 +23,6 @@ def recompute_all(services: Services, batch: int = 500) -> int:
 def recompute_deadlines() -> int:
     """The job the console enqueues after a change; safe to run twice."""
     return recompute_all(context.current())
+
+
+RECOMPUTE_JOB = job_name(recompute_deadlines)

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from hotline.bootstrap import Services
 from hotline.jobs.queue import RqJobQueue
+from hotline.jobs.tasks import TICK_JOB
 
 log = logging.getLogger(__name__)
 
-TICK_JOB = "hotline.jobs.tasks.tick"
 TICK_LOCK = "hotline:tick"
 
 

@@ -1,13 +1,15 @@
 """Running background jobs: on rq workers when Redis is configured, else in-process.
 
-Jobs are module-level functions in `hotline.jobs.tasks` that take ids, so both runners call
-them the same way and a job is safe to run twice.
+Jobs are module-level functions in `hotline.jobs` that take ids, so both runners call them
+the same way and a job is safe to run twice. Each is enqueued by the name `job_name` makes
+from the function itself, beside it, so the name rq imports cannot drift from the code.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis import Redis
@@ -22,6 +24,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("sms", "default")
+# Every job by the name it is enqueued under, as job_name registered it.
+JOBS: dict[str, Callable[..., object]] = {}
+
+
+def job_name(job: Callable[..., object]) -> str:
+    """Register a job under the name workers import it by ("hotline.jobs.tasks.tick")."""
+    if not job.__qualname__.isidentifier():  # a method, a lambda, a nested function
+        raise ValueError(f"{job.__qualname__!r} is not a module-level function")
+    name = f"{job.__module__}.{job.__qualname__}"
+    JOBS[name] = job
+    return name
 
 
 class JobQueue(Protocol):

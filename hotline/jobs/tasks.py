@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from hotline.bootstrap import SEND_SMS_JOB
 from hotline.exceptions import SmsRejected
 from hotline.jobs import context
+from hotline.jobs.queue import job_name
 from ticketing.cases import closure
 from ticketing.cases import services as cases
 from ticketing.models.cases import Ticket
@@ -41,6 +41,9 @@ def send_sms(message_id: int) -> None:
         raise  # rq retries with back-off and keeps the failure in its registry
     with services.uow() as uow:
         outbox.mark_sent(uow, message_id, result.provider_sid, result.status, services.clock())
+
+
+SEND_SMS_JOB = job_name(send_sms)
 
 
 def drain_outbox(older_than_seconds: int = 60) -> int:
@@ -88,6 +91,9 @@ def tick() -> None:
     auto_close_cases()
 
 
+TICK_JOB = job_name(tick)
+
+
 def transcribe_recording(ticket_id: int) -> None:
     """Fetch a case's recording, keep it, and attach its transcript. Unreadable audio is
     recorded on the case and not retried; an unreachable recording raises so rq retries."""
@@ -118,3 +124,6 @@ def transcribe_recording(ticket_id: int) -> None:
         cases.attach_transcript(
             uow, ticket_id, heard.text, heard.confidence, recognizer.name, services.clock()
         )
+
+
+TRANSCRIBE_JOB = job_name(transcribe_recording)

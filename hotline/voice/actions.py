@@ -2,20 +2,25 @@
 transfer to the agents, place a spoken landmark. The flow engine names them; this module
 performs them inside the step's unit of work, so a case and the step's answer commit
 together.
+
+`ACTIONS` and `CHECKS` are the one table of each: flow files are validated against
+`FLOW_VOCABULARY`, made from them, so a new action is one entry here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, time
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from hotline.bootstrap import Services
+from hotline.speech.step_grammars import STEP_GRAMMARS
 from hotline.voice import engine
+from hotline.voice.flows import Vocabulary
 from ticketing.cases import intake
 from ticketing.cases.numbers import spoken_digits
 from ticketing.inbox.replies import status_label
@@ -26,7 +31,17 @@ from ticketing.models.places import Grid, Place
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.lifecycle import TicketStatus
 
+if TYPE_CHECKING:
+    # For annotations only: the composition root imports FLOW_VOCABULARY from here.
+    from hotline.bootstrap import Services
+
 log = logging.getLogger(__name__)
+
+# A flow action, run in the step's unit of work on the flow's variables; its result
+# becomes flow variables.
+Action = Callable[[Mapping[str, Any], Call, UnitOfWork, "Services"], engine.ActionDone]
+# A check in the step's unit of work: a keyed-in or spoken value to variables, or None.
+CheckIn = Callable[[UnitOfWork, str], Mapping[str, Any] | None]
 
 DONE = (TicketStatus.CLOSED, TicketStatus.CANCELLED, TicketStatus.MERGED)
 # Emergency words -> the category of the urgent case they open; fire is the fallback.
@@ -70,48 +85,57 @@ def caller_context(uow: UnitOfWork, from_number: str) -> dict[str, Any]:
     }
 
 
+def _location(uow: UnitOfWork, code: str) -> Mapping[str, Any] | None:
+    """A keyed-in grid or community code."""
+    found = intake.find_location(uow, code)
+    if found is None:
+        return None
+    return {"grid_code": found.grid_code, "community_code": found.community_code}
+
+
+def _place(uow: UnitOfWork, place_id: str) -> Mapping[str, Any] | None:
+    """A spoken place, by id, or a grid code spoken digit by digit ("grid:1101")."""
+    if place_id.startswith("grid:"):
+        code = place_id.removeprefix("grid:")
+        found = _location(uow, code)
+        return None if found is None else {**found, "location_code": code}
+    row = uow.session.get(Place, int(place_id)) if place_id.isdigit() else None
+    grid = uow.session.get(Grid, row.grid_id) if row and row.grid_id else None
+    if row is None or grid is None:
+        return None
+    return {"location_code": grid.code, "grid_code": grid.code, "place_id": row.id}
+
+
+CHECKS: dict[str, CheckIn] = {"location": _location, "place": _place}
+
+
 def checks(uow: UnitOfWork) -> dict[str, engine.Check]:
-    """The flow's checks: a keyed-in grid or community code, a spoken place (by id)."""
-
-    def location(code: str) -> Mapping[str, Any] | None:
-        found = intake.find_location(uow, code)
-        if found is None:
-            return None
-        return {"grid_code": found.grid_code, "community_code": found.community_code}
-
-    def place(place_id: str) -> Mapping[str, Any] | None:
-        if place_id.startswith("grid:"):  # a grid code spoken digit by digit
-            code = place_id.removeprefix("grid:")
-            found = location(code)
-            return None if found is None else {**found, "location_code": code}
-        row = uow.session.get(Place, int(place_id)) if place_id.isdigit() else None
-        grid = uow.session.get(Grid, row.grid_id) if row and row.grid_id else None
-        if row is None or grid is None:
-            return None
-        return {"location_code": grid.code, "grid_code": grid.code, "place_id": row.id}
-
-    return {"location": location, "place": place}
+    """The flow's checks (CHECKS), each bound to the step's unit of work."""
+    return {name: partial(check, uow) for name, check in CHECKS.items()}
 
 
 def perform(
     action: str, state: engine.State, call: Call, uow: UnitOfWork, services: Services
 ) -> engine.ActionDone:
-    """Run one flow action; its result becomes flow variables."""
-    variables = state.vars
-    if action == "create_case":
-        ticket = create_case(variables, call, uow, services, note="")
-        return engine.ActionDone(_numbered(ticket))
-    if action == "emergency_case":
-        return engine.ActionDone(_numbered(_emergency_case(variables, call, uow, services)))
-    if action == "look_up_status":
-        return _look_up_status(uow, str(variables.get("case_number") or ""), variables)
-    if action == "request_callback":
-        note = "The caller asked for an agent outside staffed hours: call them back."
-        ticket = create_case({**variables, "category": "other"}, call, uow, services, note=note)
-        return engine.ActionDone(_numbered(ticket))
-    if action == "transfer":
-        return _transfer(services)
-    raise ValueError(f"unknown flow action {action!r}")
+    """Run one flow action (from ACTIONS); its result becomes flow variables."""
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise ValueError(f"unknown flow action {action!r}")
+    return handler(state.vars, call, uow, services)
+
+
+def _create_case(
+    variables: Mapping[str, Any], call: Call, uow: UnitOfWork, services: Services
+) -> engine.ActionDone:
+    return engine.ActionDone(_numbered(create_case(variables, call, uow, services, note="")))
+
+
+def _request_callback(
+    variables: Mapping[str, Any], call: Call, uow: UnitOfWork, services: Services
+) -> engine.ActionDone:
+    note = "The caller asked for an agent outside staffed hours: call them back."
+    ticket = create_case({**variables, "category": "other"}, call, uow, services, note=note)
+    return engine.ActionDone(_numbered(ticket))
 
 
 def _numbered(ticket: Ticket) -> dict[str, Any]:
@@ -119,8 +143,9 @@ def _numbered(ticket: Ticket) -> dict[str, Any]:
 
 
 def _look_up_status(
-    uow: UnitOfWork, number: str, variables: Mapping[str, Any]
+    variables: Mapping[str, Any], call: Call, uow: UnitOfWork, services: Services
 ) -> engine.ActionDone:
+    number = str(variables.get("case_number") or "")
     spoken = {"case_number_spoken": spoken_digits(number)}
     ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one_or_none()
     if ticket is None:
@@ -143,7 +168,9 @@ def staffed(now: datetime, hours: str, tz: ZoneInfo) -> bool:
     return start <= local < end if start <= end else (local >= start or local < end)
 
 
-def _transfer(services: Services) -> engine.ActionDone:
+def _transfer(
+    variables: Mapping[str, Any], call: Call, uow: UnitOfWork, services: Services
+) -> engine.ActionDone:
     settings = services.settings
     number = settings.agent_number
     if number and staffed(services.clock(), settings.agent_hours, settings.timezone):
@@ -153,14 +180,28 @@ def _transfer(services: Services) -> engine.ActionDone:
 
 def _emergency_case(
     variables: Mapping[str, Any], call: Call, uow: UnitOfWork, services: Services
-) -> Ticket:
+) -> engine.ActionDone:
     words = str(variables.get("emergency_words") or "").lower()
     category = next(
         (code for keys, code in EMERGENCY_CATEGORIES if any(k in words for k in keys)),
         "fire_hazard",
     )
     note = f"Emergency words heard: {words!r}. The caller was told to dial 119, 120 or 110."
-    return create_case({**variables, "category": category}, call, uow, services, note=note)
+    ticket = create_case({**variables, "category": category}, call, uow, services, note=note)
+    return engine.ActionDone(_numbered(ticket))
+
+
+ACTIONS: dict[str, Action] = {
+    "create_case": _create_case,
+    "look_up_status": _look_up_status,
+    "request_callback": _request_callback,
+    "transfer": _transfer,
+    "emergency_case": _emergency_case,
+}
+# What flow files may name: load_flow refuses any action, check or grammar not in here.
+FLOW_VOCABULARY = Vocabulary(
+    actions=frozenset(ACTIONS), checks=frozenset(CHECKS), grammars=frozenset(STEP_GRAMMARS)
+)
 
 
 def create_case(

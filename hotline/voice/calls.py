@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hotline.bootstrap import TRANSCRIBE_JOB, Services
+from hotline.bootstrap import Services
+from hotline.jobs.tasks import TRANSCRIBE_JOB
 from hotline.media.exchange import Expectation
 from hotline.media.tokens import stream_token
 from hotline.voice import actions, engine

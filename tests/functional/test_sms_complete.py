@@ -11,7 +11,9 @@ from hotline.bootstrap import Services
 from hotline.simulator.caller import Simulator
 from tests.conftest import FixedClock
 from ticketing.cases import intake
+from ticketing.inbox.commands import Text
 from ticketing.inbox.replies import segments
+from ticketing.inbox.services import COMMANDS, OnCase
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff, StaffRole
 from ticketing.models.sms import SmsMessage, SmsStatus
@@ -259,3 +261,17 @@ def test_help_lists_every_command_in_both_languages(simulator: Simulator) -> Non
         "备注/N 工单号 内容；查询/S 工单号；列表/L"
     )
     assert simulator.sms(zh_member, "？") == simulator.sms(zh_member, "help")
+
+
+def test_every_command_of_the_table_is_applied(simulator: Simulator, services: Services) -> None:
+    number, member = _case(simulator, EN_STREET_LIGHT_IN_1101)
+    for command in COMMANDS.values():
+        for word in command.words:
+            body = word
+            if isinstance(command, OnCase):
+                body += f" {number}" + ("" if command.text is Text.NONE else " on it")
+            simulator.sms(member, body)
+    with services.uow() as uow:
+        purposes = _purposes(uow)
+    assert len(purposes) == sum(len(c.words) for c in COMMANDS.values())
+    assert "command:unknown" not in purposes

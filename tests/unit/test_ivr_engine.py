@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from hotline.bootstrap import FLOW_VOCABULARY
+from hotline.bootstrap import Services
 from hotline.settings import FLOWS_DIR
-from hotline.speech.step_grammars import is_emergency
-from hotline.voice import engine
+from hotline.speech.step_grammars import STEP_GRAMMARS, is_emergency
+from hotline.voice import actions, engine
+from hotline.voice.actions import FLOW_VOCABULARY
 from hotline.voice.flows import Flow, FlowError, load_flow, mermaid
+from ticketing.models.calls import Call
+from ticketing.unit_of_work import UnitOfWork
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +240,56 @@ def test_unknown_action_and_node_type_are_refused(tmp_path: Path) -> None:
     path.write_text("name: bad\nstart: a\nnodes:\n  a: {type: dance}\n")
     with pytest.raises(FlowError, match="type must be one of"):
         load_flow(path, FLOW_VOCABULARY)
+
+
+def test_the_flow_vocabulary_is_read_from_the_action_and_check_tables() -> None:
+    assert FLOW_VOCABULARY.actions == set(actions.ACTIONS)
+    assert FLOW_VOCABULARY.checks == set(actions.CHECKS)
+    assert FLOW_VOCABULARY.grammars == set(STEP_GRAMMARS)
+
+
+def test_an_unknown_action_or_check_is_refused_with_the_tables_names(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nstart: a\nnodes:\n  a: {type: action, action: launch, next: a}\n")
+    known = f"unknown action 'launch'; known: {sorted(actions.ACTIONS)}"
+    with pytest.raises(FlowError, match=re.escape(known)):
+        load_flow(path, FLOW_VOCABULARY)
+    path.write_text("name: bad\nstart: a\nnodes:\n  a: {type: ask, check: postcode, next: a}\n")
+    known = f"unknown check 'postcode'; known: {sorted(actions.CHECKS)}"
+    with pytest.raises(FlowError, match=re.escape(known)):
+        load_flow(path, FLOW_VOCABULARY)
+
+
+# perform and checks only pass these through to the table's functions.
+CALL, UOW, SERVICES = cast(Call, object()), cast(UnitOfWork, object()), cast(Services, object())
+
+
+@pytest.mark.parametrize("name", sorted(actions.ACTIONS))
+def test_perform_runs_each_action_of_the_table(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def handler(
+        variables: Mapping[str, Any], call: Call, uow: UnitOfWork, services: Services
+    ) -> engine.ActionDone:
+        assert (call, uow, services) == (CALL, UOW, SERVICES)
+        return engine.ActionDone({"ran": name, **variables})
+
+    monkeypatch.setitem(actions.ACTIONS, name, handler)
+    state = engine.State("a", {"language": "en-US"})
+    done = actions.perform(name, state, CALL, UOW, SERVICES)
+    assert done.result == {"ran": name, "language": "en-US"}
+    with pytest.raises(ValueError, match="unknown flow action 'launch'"):
+        actions.perform("launch", state, CALL, UOW, SERVICES)
+
+
+def test_the_flows_checks_are_the_tables_bound_to_the_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def postcode(uow: UnitOfWork, value: str) -> Mapping[str, Any] | None:
+        return {"postcode": value, "same_uow": uow is UOW}
+
+    monkeypatch.setitem(actions.CHECKS, "postcode", postcode)
+    bound = actions.checks(UOW)
+    assert set(bound) == set(actions.CHECKS)
+    assert bound["postcode"]("450000") == {"postcode": "450000", "same_uow": True}
 
 
 VOICES = "voices:\n  zh-CN: {voice: Polly.Zhiyu}\n  en-US: {voice: Polly.Joanna}\n"

@@ -2,8 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from ticketing.inbox.commands import CommandKind, SmsCommand, parse_command, parse_rating
+from ticketing.inbox.commands import (
+    CommandKind,
+    CommandParser,
+    SmsCommand,
+    Spelling,
+    Text,
+    parse_rating,
+)
 from ticketing.inbox.replies import CaseLine, list_reply, segments, status_reply
+from ticketing.inbox.services import COMMANDS, OnCase, parse_command
 
 K = CommandKind
 CASE = "2611270012"
@@ -92,6 +100,44 @@ def test_full_width_digits_and_spaces_from_a_chinese_keyboard() -> None:
 )
 def test_anything_else_is_unknown(body: str) -> None:
     assert parse_command(body).kind is K.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("kind", "word"), [(kind, word) for kind, c in COMMANDS.items() for word in c.words]
+)
+def test_every_word_of_the_command_table_parses(kind: CommandKind, word: str) -> None:
+    command = COMMANDS[kind]
+    if not isinstance(command, OnCase):
+        assert parse_command(word) == parse_command(f" {word.lower()} ") == SmsCommand(kind)
+        assert parse_command(f"{word} {CASE}").kind is K.UNKNOWN
+        return
+    note = "" if command.text is Text.NONE else "on the way"
+    assert parse_command(f"{word} {CASE} {note}") == SmsCommand(kind, CASE, note)
+    assert parse_command(word).kind is K.UNKNOWN
+    wrong = "on the way" if command.text is Text.NONE else ""
+    if command.text is not Text.OPTIONAL:
+        assert parse_command(f"{word} {CASE} {wrong}").kind is K.UNKNOWN
+
+
+def test_a_parser_reads_only_the_words_of_its_table() -> None:
+    parser = CommandParser(
+        {
+            K.ACCEPT: Spelling(("OK", "好")),
+            K.NOTE: Spelling(("NB",), text=Text.REQUIRED),
+            K.LIST: Spelling(("MINE",), case_number=False),
+        }
+    )
+    assert parser.parse(f"ok {CASE}") == parser.parse(f"好{CASE}") == SmsCommand(K.ACCEPT, CASE)
+    assert parser.parse(f"NB {CASE} parts") == SmsCommand(K.NOTE, CASE, "parts")
+    assert parser.parse(f"NB {CASE}").kind is K.UNKNOWN
+    assert parser.parse("mine") == SmsCommand(K.LIST)
+    assert parser.parse(f"A {CASE}").kind is K.UNKNOWN
+    assert parser.parse("L").kind is K.UNKNOWN
+
+
+def test_a_word_spelling_two_commands_is_refused() -> None:
+    with pytest.raises(ValueError, match="'a' spells both ACCEPT and NOTE"):
+        CommandParser({K.ACCEPT: Spelling(("A",)), K.NOTE: Spelling(("a",))})
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ and residents' answers to the rating SMS, applied only to their own case."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
@@ -13,7 +14,14 @@ from sqlalchemy.orm import Session
 from ticketing.cases import closure, repository
 from ticketing.cases.services import accept, resolve, send_back
 from ticketing.events.recording import record_event
-from ticketing.inbox.commands import CommandKind, SmsCommand, parse_command, parse_rating
+from ticketing.inbox.commands import (
+    CommandKind,
+    CommandParser,
+    SmsCommand,
+    Spelling,
+    Text,
+    parse_rating,
+)
 from ticketing.inbox.replies import (
     LIST_CAP,
     ZH,
@@ -34,11 +42,39 @@ from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TRANSITIONS, TicketSta
 log = logging.getLogger(__name__)
 
 _REFUSALS = {"not_registered", "not_yours", "not_found", "bad_state"}
-_MOVES = {
-    CommandKind.ACCEPT: (TicketStatus.ACCEPTED, accept),
-    CommandKind.DONE: (TicketStatus.RESOLVED, resolve),
-    CommandKind.RETURN: (TicketStatus.RETURNED, send_back),
-}
+
+# A command on one case, from its assignee's phone: (outcome, reply) for the member.
+CaseHandler = Callable[[UnitOfWork, Staff, Ticket, str, datetime], tuple[str, str]]
+# A command about the member's own work, sent without a case number.
+MemberHandler = Callable[[UnitOfWork, Staff], tuple[str, str]]
+# A lifecycle move (accept, resolve, send back); returns the outcome.
+Move = Callable[[UnitOfWork, Ticket, Staff, str, datetime], str]
+
+
+@dataclass(frozen=True)
+class OnCase:
+    """A command on one case: one of `words`, its number, then text as `text` says;
+    applied only from the phone of the case's assignee."""
+
+    words: tuple[str, ...]
+    handler: CaseHandler
+    text: Text = Text.OPTIONAL
+
+    @property
+    def spelling(self) -> Spelling:
+        return Spelling(self.words, case_number=True, text=self.text)
+
+
+@dataclass(frozen=True)
+class OnMember:
+    """A command about the member's own work: one of `words`, alone."""
+
+    words: tuple[str, ...]
+    handler: MemberHandler
+
+    @property
+    def spelling(self) -> Spelling:
+        return Spelling(self.words, case_number=False)
 
 
 @dataclass(frozen=True)
@@ -127,16 +163,22 @@ def _resident_text(session: Session, phone: str, latest: Ticket, was_rating: boo
     return _Answer("resident:text", text, latest)
 
 
+def parse_command(body: str) -> SmsCommand:
+    """An SMS body read as one of COMMANDS; UNKNOWN when it is not exactly one."""
+    return _PARSER.parse(body)
+
+
 def _apply_command(
     uow: UnitOfWork, staff: Staff, command: SmsCommand, body: str, now: datetime
 ) -> tuple[str, str]:
-    """Returns (outcome, reply). Only the assignee's phone may change or read a case."""
+    """Returns (outcome, reply) from the command's handler in COMMANDS. Only the
+    assignee's phone may change or read a case."""
     language = staff.language
-    if command.kind in (CommandKind.HELP, CommandKind.UNKNOWN):
+    found = COMMANDS.get(command.kind)
+    if found is None:  # UNKNOWN: not exactly a command, so nothing changes
         return command.kind.value, reply(command.kind.value, language)
-    if command.kind is CommandKind.LIST:
-        shown, total = _open_cases(uow.session, staff)
-        return "list", list_reply(shown, total, language)
+    if isinstance(found, OnMember):
+        return found.handler(uow, staff)
     number = command.case_number
     ticket = repository.ticket_by_number(uow.session, number)
     if ticket is None:
@@ -144,24 +186,68 @@ def _apply_command(
     if not _is_assignee(staff, ticket):
         record_event(ticket, "refused_command", f"staff:{staff.id}", now, note=body)
         return "not_yours", reply("not_yours", language, number)
-    if command.kind is CommandKind.STATUS:
-        catalog = load_catalog(uow.session)
-        return "status", status_reply(_case_line(ticket, catalog), language)
-    if command.kind is CommandKind.NOTE:
-        return _note(ticket, staff, command.text, language, now)
-    target, move = _MOVES[command.kind]
-    if not can_transition(ticket.status, target):
-        return "bad_state", reply("bad_state", language, number)
-    outcome = move(uow, ticket, staff, command.text, now)
-    return outcome, reply(outcome, language, number)
+    return found.handler(uow, staff, ticket, command.text, now)
 
 
-def _note(ticket: Ticket, staff: Staff, text: str, language: str, now: datetime) -> tuple[str, str]:
+def _move(target: TicketStatus, move: Move) -> CaseHandler:
+    """The handler of a lifecycle move: `move` when the case may go to `target`."""
+
+    def handler(
+        uow: UnitOfWork, staff: Staff, ticket: Ticket, text: str, now: datetime
+    ) -> tuple[str, str]:
+        if not can_transition(ticket.status, target):
+            return "bad_state", reply("bad_state", staff.language, ticket.number)
+        outcome = move(uow, ticket, staff, text, now)
+        return outcome, reply(outcome, staff.language, ticket.number)
+
+    return handler
+
+
+def _note(
+    uow: UnitOfWork, staff: Staff, ticket: Ticket, text: str, now: datetime
+) -> tuple[str, str]:
     """A progress note: history only; the status and the SLA clocks are left alone."""
+    language = staff.language
     if not TRANSITIONS[ticket.status]:  # closed, cancelled, merged: the file is shut
         return "bad_state", reply("bad_state", language, ticket.number)
     record_event(ticket, "note", f"staff:{staff.id}", now, note=text)
     return "noted", reply("noted", language, ticket.number)
+
+
+def _status(
+    uow: UnitOfWork, staff: Staff, ticket: Ticket, text: str, now: datetime
+) -> tuple[str, str]:
+    """How the case stands, with its deadlines."""
+    catalog = load_catalog(uow.session)
+    return "status", status_reply(_case_line(ticket, catalog), staff.language)
+
+
+def _list(uow: UnitOfWork, staff: Staff) -> tuple[str, str]:
+    """The member's open cases, nearest deadline first."""
+    shown, total = _open_cases(uow.session, staff)
+    return "list", list_reply(shown, total, staff.language)
+
+
+def _help(uow: UnitOfWork, staff: Staff) -> tuple[str, str]:
+    """Every command and how to write it, in the member's language."""
+    return "help", reply("help", staff.language)
+
+
+# Every command members can send: how it is spelled (the parser reads `words`) and what
+# applies it. Returning a case without saying why leaves triage guessing, and an empty
+# note says nothing, so both need text; a status query takes none.
+COMMANDS: dict[CommandKind, OnCase | OnMember] = {
+    CommandKind.ACCEPT: OnCase(("A", "接单", "接"), _move(TicketStatus.ACCEPTED, accept)),
+    CommandKind.DONE: OnCase(("D", "完成", "办结"), _move(TicketStatus.RESOLVED, resolve)),
+    CommandKind.RETURN: OnCase(
+        ("R", "退回"), _move(TicketStatus.RETURNED, send_back), text=Text.REQUIRED
+    ),
+    CommandKind.NOTE: OnCase(("N", "备注"), _note, text=Text.REQUIRED),
+    CommandKind.STATUS: OnCase(("S", "查询"), _status, text=Text.NONE),
+    CommandKind.LIST: OnMember(("L", "列表", "我的"), _list),
+    CommandKind.HELP: OnMember(("?", "HELP", "帮助"), _help),
+}
+_PARSER = CommandParser({kind: command.spelling for kind, command in COMMANDS.items()})
 
 
 def _is_assignee(staff: Staff, ticket: Ticket) -> bool:

@@ -1,0 +1,54 @@
+"""Jobs are enqueued by names made from their own functions, so the name a worker imports
+cannot drift from the code."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+import pytest
+
+import hotline.jobs
+from hotline.jobs import admin, tasks
+from hotline.jobs.queue import JOBS, job_name
+
+
+def _job_modules() -> list[ModuleType]:
+    return [
+        importlib.import_module(f"{hotline.jobs.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(hotline.jobs.__path__)
+    ]
+
+
+def test_every_registered_job_name_imports_its_callable() -> None:
+    _job_modules()
+    assert JOBS
+    for name, job in JOBS.items():
+        module, _, attribute = name.rpartition(".")
+        found = getattr(importlib.import_module(module), attribute)
+        assert callable(found)
+        assert found is job
+
+
+def test_every_job_name_the_jobs_modules_define_is_registered() -> None:
+    names = {
+        value
+        for module in _job_modules()
+        for attribute, value in vars(module).items()
+        if attribute.endswith("_JOB")
+    }
+    assert names == set(JOBS)
+    assert tasks.SEND_SMS_JOB == "hotline.jobs.tasks.send_sms"
+    assert tasks.TRANSCRIBE_JOB == "hotline.jobs.tasks.transcribe_recording"
+    assert tasks.TICK_JOB == "hotline.jobs.tasks.tick"
+    assert admin.RECOMPUTE_JOB == "hotline.jobs.admin.recompute_deadlines"
+
+
+def test_a_job_that_no_worker_could_import_is_refused() -> None:
+    def nested(ticket_id: int) -> None: ...
+
+    with pytest.raises(ValueError, match="not a module-level function"):
+        job_name(nested)
+    with pytest.raises(ValueError, match="not a module-level function"):
+        job_name(lambda: None)
