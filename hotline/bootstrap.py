@@ -17,28 +17,20 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.jobs.tasks import SEND_SMS_JOB
 from hotline.media.exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
 from hotline.settings import Settings
 from hotline.speech.engines import Recognizers
 from hotline.speech.recognizers import SpeechRecognizer
-from hotline.speech.step_grammars import STEP_GRAMMARS, StepGrammars
+from hotline.speech.step_grammars import StepGrammars
 from hotline.telephony.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
-from hotline.voice.flows import Flow, Vocabulary, load_flows
+from hotline.voice.actions import FLOW_VOCABULARY
+from hotline.voice.flows import Flow, load_flows
 from hotline.voice.state import CallStates, DatabaseCallStates, RedisCallStates
 from ticketing.cases.links import CaseLinks
 from ticketing.unit_of_work import Subscriber, UnitOfWork, on_sms_queued
 
 Clock = Callable[[], datetime]
-
-FLOW_VOCABULARY = Vocabulary(
-    actions=frozenset(
-        {"create_case", "look_up_status", "request_callback", "transfer", "emergency_case"}
-    ),
-    checks=frozenset({"location", "place"}),
-    grammars=frozenset(STEP_GRAMMARS),
-)
-SEND_SMS_JOB = "hotline.jobs.tasks.send_sms"
-TRANSCRIBE_JOB = "hotline.jobs.tasks.transcribe_recording"
 
 
 def utc_now() -> datetime:
