@@ -36,6 +36,7 @@ from ticketing.models.people import GridAssignment, Staff
 from ticketing.people.visibility import case_filter, check_assignment_scope
 from ticketing.reporting import queues as qq
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 bp = console_blueprint("cases", __name__, url_prefix="/console/cases")
@@ -298,7 +299,7 @@ def _context(session: Session, user: User, detail: qq.CaseDetail) -> dict[str, A
         "callback_phones": {
             e.id: mask_phone(str(e.data.get("phone", "")), user)
             for e in ticket.events
-            if e.kind == "callback_requested"
+            if e.kind == EventKind.CALLBACK_REQUESTED
         },
         "members": members,
         "geo": {

@@ -30,6 +30,7 @@ from ticketing.places.indexes import Locator
 from ticketing.sla.services import refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 NOTE_LIMIT = 4000
@@ -52,7 +53,7 @@ def _require_open(ticket: Ticket, move: str) -> None:
 def add_note(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime) -> None:
     """Write a remark into the case's history; any status, since notes explain closed
     cases too."""
-    record_event(ticket, "note", actor, now, note=_text(note, "the note"))
+    record_event(ticket, EventKind.NOTE, actor, now, note=_text(note, "the note"))
 
 
 def request_callback(
@@ -69,7 +70,7 @@ def request_callback(
         raise InvalidInput("the caller left no number: type the number to call back")
     record_event(
         ticket,
-        "callback_requested",
+        EventKind.CALLBACK_REQUESTED,
         actor,
         now,
         note=_text(reason, "the reason for the callback"),
@@ -88,7 +89,7 @@ def change_priority(
         raise InvalidInput(f"case {ticket.number} is already {priority}")
     record_event(
         ticket,
-        "priority_changed",
+        EventKind.PRIORITY_CHANGED,
         actor,
         now,
         note=_text(reason, "the reason", required=False),
@@ -171,7 +172,7 @@ def change_place(
         raise InvalidInput(f"{lat:.5f}, {lon:.5f} lies outside every grid")
     record_event(
         ticket,
-        "place_changed",
+        EventKind.PLACE_CHANGED,
         actor,
         now,
         note=_text(reason, "the reason", required=False),
@@ -223,7 +224,7 @@ def close_case(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: da
         )
     record_event(
         ticket,
-        "closed",
+        EventKind.CLOSED,
         actor,
         now,
         to_status=TicketStatus.CLOSED,
@@ -289,7 +290,7 @@ def open_case_by_hand(
     if point is not None:
         ticket.lat, ticket.lon = point
         ticket.place_id = place_id
-    created = next(e for e in ticket.events if e.kind == "created")
+    created = next(e for e in ticket.events if e.kind == EventKind.CREATED)
     created.data = {**created.data, "by": actor}
     if priority is not None and priority is not ticket.priority:
         created.data = {**created.data, "priority": priority.value}

@@ -21,6 +21,7 @@ from ticketing.models.cases import Ticket
 from ticketing.notices import wording
 from ticketing.sla.services import PolicyCatalog, load_catalog, refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 SYSTEM = "system"
@@ -80,7 +81,7 @@ def close(
         data["rating"] = rating
     if auto:
         data["auto"] = True
-    record_event(ticket, "closed", actor, now, to_status=TicketStatus.CLOSED, data=data)
+    record_event(ticket, EventKind.CLOSED, actor, now, to_status=TicketStatus.CLOSED, data=data)
     ticket.closed_at = now
     refresh_deadlines(uow.session, ticket, catalog)
 
@@ -89,7 +90,7 @@ def reopen(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: dateti
     """Give a resolved case back to its assignee, who is told by SMS; counts as a reopen."""
     record_event(
         ticket,
-        "reopened",
+        EventKind.REOPENED,
         actor,
         now,
         to_status=TicketStatus.ACCEPTED,

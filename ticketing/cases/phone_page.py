@@ -24,6 +24,7 @@ from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound, NotP
 from ticketing.models.cases import Attachment, Ticket, TicketEvent
 from ticketing.models.people import Staff
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import TRANSITIONS, TicketStatus, can_transition
 
 NOTE_MAX = 2000
@@ -100,7 +101,7 @@ def _holds(staff: Staff, ticket: Ticket) -> bool:
 def _held(staff: Staff, ticket: Ticket) -> bool:
     """Whether the case was ever given to this member or their department."""
     for event in ticket.events:
-        if event.kind != "assigned":
+        if event.kind != EventKind.ASSIGNED:
             continue
         if event.data.get("staff_id") == staff.id:
             return True
@@ -143,7 +144,9 @@ def add_note(
     Returns the note's event id."""
     staff, ticket, text = _note_allowed(uow, link, text, len(photos))
     actor = f"staff:{staff.id}"
-    event = record_event(ticket, "note", actor, now, note=text, data={"photos": len(photos)})
+    event = record_event(
+        ticket, EventKind.NOTE, actor, now, note=text, data={"photos": len(photos)}
+    )
     uow.session.flush()
     for photo in photos:
         uow.session.add(
@@ -218,7 +221,7 @@ def _snapshot(uow: UnitOfWork, staff: Staff, ticket: Ticket) -> LinkedCase:
         point: tuple[float, float] | None = (ticket.lat, ticket.lon)
     else:
         point = (grid.centre_lat, grid.centre_lon) if grid else None
-    transcripts = [e.note for e in ticket.events if e.kind == "transcribed" and e.note]
+    transcripts = [e.note for e in ticket.events if e.kind == EventKind.TRANSCRIBED and e.note]
     transcript = transcripts[-1] if transcripts else None
     return LinkedCase(
         number=ticket.number,
@@ -254,7 +257,8 @@ def _notes(uow: UnitOfWork, ticket: Ticket) -> tuple[Note, ...]:
     notes = [
         Note(e.at, _who(e.actor, names), e.note, tuple(photos.get(e.id, ())))
         for e in ticket.events
-        if e.kind in ("note", "accepted", "resolved") and (e.note or photos.get(e.id))
+        if e.kind in (EventKind.NOTE, EventKind.ACCEPTED, EventKind.RESOLVED)
+        and (e.note or photos.get(e.id))
     ]
     return tuple(reversed(notes))
 

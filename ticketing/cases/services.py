@@ -24,6 +24,7 @@ from ticketing.sla.policies import pauses
 from ticketing.sla.services import pause_history, refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 
@@ -34,7 +35,7 @@ def accept(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: dateti
     on_time = ticket.accept_by is None or now <= ticket.accept_by
     record_event(
         ticket,
-        "accepted",
+        EventKind.ACCEPTED,
         f"staff:{staff.id}",
         now,
         to_status=TicketStatus.ACCEPTED,
@@ -60,7 +61,7 @@ def resolve(
     on_time = ticket.resolve_by is None or now <= ticket.resolve_by
     record_event(
         ticket,
-        "resolved",
+        EventKind.RESOLVED,
         actor or f"staff:{staff.id}",
         now,
         to_status=TicketStatus.RESOLVED,
@@ -88,7 +89,12 @@ def resolve(
 def send_back(uow: UnitOfWork, ticket: Ticket, staff: Staff, reason: str, now: datetime) -> str:
     """The assignee returns the case to triage with a reason; the accept clock stops."""
     record_event(
-        ticket, "returned", f"staff:{staff.id}", now, to_status=TicketStatus.RETURNED, note=reason
+        ticket,
+        EventKind.RETURNED,
+        f"staff:{staff.id}",
+        now,
+        to_status=TicketStatus.RETURNED,
+        note=reason,
     )
     ticket.needs_triage = True
     ticket.triage_reason = f"returned: {reason}"
@@ -136,7 +142,7 @@ def reroute(
         )
         ticket.community = repository.community_by_code(uow.session, location.community_code or "")
     decision = route_case(uow.session, ticket, now, tz)
-    record_event(ticket, "rerouted", actor, now, note=reason, data={"rule": decision.rule})
+    record_event(ticket, EventKind.REROUTED, actor, now, note=reason, data={"rule": decision.rule})
     dispatch(uow, ticket, decision, actor, now)
     refresh_deadlines(uow.session, ticket)
     return decision
@@ -157,7 +163,7 @@ def recategorise(
         raise InvalidInput(f"unknown category {category_code!r}")
     record_event(
         ticket,
-        "recategorised",
+        EventKind.RECATEGORISED,
         actor,
         now,
         note=reason,
@@ -174,7 +180,9 @@ def cancel(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: dateti
     """Withdraw a case (a prank call, a mistake); the reason is kept, the clocks stop."""
     if not reason.strip():
         raise InvalidInput("a cancellation needs a reason")
-    record_event(ticket, "cancelled", actor, now, to_status=TicketStatus.CANCELLED, note=reason)
+    record_event(
+        ticket, EventKind.CANCELLED, actor, now, to_status=TicketStatus.CANCELLED, note=reason
+    )
     refresh_deadlines(uow.session, ticket)
 
 
@@ -184,7 +192,7 @@ def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: dat
         raise InvalidTransition(f"case {duplicate.number} cannot merge into {into.number}")
     record_event(
         duplicate,
-        "merged",
+        EventKind.MERGED,
         actor,
         now,
         to_status=TicketStatus.MERGED,
@@ -194,7 +202,7 @@ def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: dat
     duplicate.merged_into = into
     record_event(
         into,
-        "absorbed",
+        EventKind.ABSORBED,
         actor,
         now,
         note=f"{duplicate.number} merged in",
@@ -209,7 +217,7 @@ def pause(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetim
         raise InvalidTransition(f"case {ticket.number} is already waiting on the resident")
     if ticket.status not in OPEN_STATUSES:
         raise InvalidTransition(f"case {ticket.number} is {ticket.status}: nothing to pause")
-    record_event(ticket, "paused", actor, now, note=reason)
+    record_event(ticket, EventKind.PAUSED, actor, now, note=reason)
     refresh_deadlines(uow.session, ticket)
 
 
@@ -217,7 +225,7 @@ def resume(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime
     """Restart the SLA clocks; the paused time is added to every deadline."""
     if not any(p.end is None for p in pauses(pause_history(ticket))):
         raise InvalidTransition(f"case {ticket.number} is not waiting on the resident")
-    record_event(ticket, "resumed", actor, now, note=note)
+    record_event(ticket, EventKind.RESUMED, actor, now, note=note)
     refresh_deadlines(uow.session, ticket)
 
 
@@ -231,7 +239,7 @@ def attach_transcript(
         raise NotFound(f"no case {ticket_id}")
     record_event(
         ticket,
-        "transcribed",
+        EventKind.TRANSCRIBED,
         SYSTEM,
         now,
         note=text,
@@ -247,5 +255,5 @@ def note_transcription_failure(uow: UnitOfWork, ticket_id: int, reason: str, now
     ticket = uow.session.get(Ticket, ticket_id)
     if ticket is None:
         raise NotFound(f"no case {ticket_id}")
-    record_event(ticket, "transcription_failed", SYSTEM, now, note=reason)
+    record_event(ticket, EventKind.TRANSCRIPTION_FAILED, SYSTEM, now, note=reason)
     uow.commit()

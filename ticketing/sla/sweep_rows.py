@@ -53,6 +53,7 @@ from ticketing.notices import wording
 from ticketing.sla.business_time import BusinessCalendar
 from ticketing.sla.ladder import Clock, Step
 from ticketing.unit_of_work import CaseEvent, UnitOfWork
+from ticketing.vocabulary.events import EventKind
 
 Row = dict[str, Any]
 
@@ -107,7 +108,7 @@ class SweepRows:
             {
                 "ticket_id": ticket.id,
                 "at": now,
-                "kind": "escalated",
+                "kind": EventKind.ESCALATED.value,
                 "actor": "system",
                 "from_status": None,
                 "to_status": None,
