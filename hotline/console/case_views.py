@@ -36,7 +36,7 @@ from ticketing.models.people import GridAssignment, Staff
 from ticketing.people.visibility import case_filter, check_assignment_scope
 from ticketing.reporting import queues as qq
 from ticketing.vocabulary.catalogue import Priority
-from ticketing.vocabulary.events import EventKind
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 bp = console_blueprint("cases", __name__, url_prefix="/console/cases")
@@ -54,7 +54,7 @@ class Move:
     session: Session
     ticket: Ticket
     form: MultiDict[str, str]
-    actor: str
+    actor: Actor
     visible: ColumnElement[bool]
     user: User
 

@@ -29,12 +29,12 @@ from ticketing.people.routing import RoutingDecision, RoutingInput, route
 from ticketing.sla.services import refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
-from ticketing.vocabulary.events import EventKind
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system"
+SYSTEM = Actor.system()
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def register_case(
     record_event(
         ticket,
         EventKind.CREATED,
-        f"caller:{ticket.caller_phone or 'unknown'}",
+        Actor.caller(ticket.caller_phone),
         now,
         note=new.description,
         data={"source": new.source, "location": new.location_code},
@@ -185,7 +185,7 @@ def route_case(session: Session, ticket: Ticket, now: datetime, tz: ZoneInfo) ->
 
 
 def dispatch(
-    uow: UnitOfWork, ticket: Ticket, decision: RoutingDecision, actor: str, now: datetime
+    uow: UnitOfWork, ticket: Ticket, decision: RoutingDecision, actor: Actor, now: datetime
 ) -> None:
     """Apply a routing decision: assign or send to triage, and tell who must know."""
     if decision.needs_triage:
@@ -213,7 +213,7 @@ def assign(
     staff_id: int | None,
     department_id: int | None,
     rule: str,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
     """Give the case to a person or a department queue, starting a new accept clock, and

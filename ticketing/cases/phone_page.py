@@ -24,7 +24,7 @@ from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound, NotP
 from ticketing.models.cases import Attachment, Ticket, TicketEvent
 from ticketing.models.people import Staff
 from ticketing.unit_of_work import UnitOfWork
-from ticketing.vocabulary.events import EventKind
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TRANSITIONS, TicketStatus, can_transition
 
 NOTE_MAX = 2000
@@ -143,7 +143,7 @@ def add_note(
     """A progress note, with photos, in the case's history; the status is left alone.
     Returns the note's event id."""
     staff, ticket, text = _note_allowed(uow, link, text, len(photos))
-    actor = f"staff:{staff.id}"
+    actor = Actor.staff(staff.id)
     event = record_event(
         ticket, EventKind.NOTE, actor, now, note=text, data={"photos": len(photos)}
     )
@@ -158,7 +158,7 @@ def add_note(
                 size=photo.size,
                 sha256=photo.sha256,
                 stored_path=photo.stored_path,
-                uploaded_by=actor,
+                uploaded_by=str(actor),
                 at=now,
             )
         )

@@ -24,7 +24,7 @@ from ticketing.sla.policies import pauses
 from ticketing.sla.services import pause_history, refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
-from ticketing.vocabulary.events import EventKind
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 
@@ -36,7 +36,7 @@ def accept(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: dateti
     record_event(
         ticket,
         EventKind.ACCEPTED,
-        f"staff:{staff.id}",
+        Actor.staff(staff.id),
         now,
         to_status=TicketStatus.ACCEPTED,
         note=note,
@@ -54,7 +54,7 @@ def resolve(
     note: str,
     now: datetime,
     *,
-    actor: str | None = None,
+    actor: Actor | None = None,
 ) -> str:
     """The work is done: the caller is told by SMS, with the member's note. `actor` names
     who marked it when that is not the member (an agent told by phone, in the console)."""
@@ -62,7 +62,7 @@ def resolve(
     record_event(
         ticket,
         EventKind.RESOLVED,
-        actor or f"staff:{staff.id}",
+        actor or Actor.staff(staff.id),
         now,
         to_status=TicketStatus.RESOLVED,
         note=note,
@@ -91,7 +91,7 @@ def send_back(uow: UnitOfWork, ticket: Ticket, staff: Staff, reason: str, now: d
     record_event(
         ticket,
         EventKind.RETURNED,
-        f"staff:{staff.id}",
+        Actor.staff(staff.id),
         now,
         to_status=TicketStatus.RETURNED,
         note=reason,
@@ -108,7 +108,7 @@ def reassign(
     ticket: Ticket,
     staff: Staff | None,
     department_id: int | None,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
 ) -> None:
@@ -126,7 +126,7 @@ def reassign(
 def reroute(
     uow: UnitOfWork,
     ticket: Ticket,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
     tz: ZoneInfo,
@@ -153,7 +153,7 @@ def recategorise(
     ticket: Ticket,
     category_code: str,
     priority: Priority,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
 ) -> None:
@@ -176,7 +176,7 @@ def recategorise(
     refresh_deadlines(uow.session, ticket, reselect=True)
 
 
-def cancel(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+def cancel(uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str, now: datetime) -> None:
     """Withdraw a case (a prank call, a mistake); the reason is kept, the clocks stop."""
     if not reason.strip():
         raise InvalidInput("a cancellation needs a reason")
@@ -186,7 +186,7 @@ def cancel(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: dateti
     refresh_deadlines(uow.session, ticket)
 
 
-def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: datetime) -> None:
+def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: Actor, now: datetime) -> None:
     """Fold a duplicate into the case that carries on; its caller hears when that is done."""
     if duplicate.id == into.id or into.status not in OPEN_STATUSES:
         raise InvalidTransition(f"case {duplicate.number} cannot merge into {into.number}")
@@ -211,7 +211,7 @@ def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: dat
     refresh_deadlines(uow.session, duplicate)
 
 
-def pause(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+def pause(uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str, now: datetime) -> None:
     """Stop the SLA clocks while the case waits on the resident (a visit, a document)."""
     if any(p.end is None for p in pauses(pause_history(ticket))):
         raise InvalidTransition(f"case {ticket.number} is already waiting on the resident")
@@ -221,7 +221,7 @@ def pause(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetim
     refresh_deadlines(uow.session, ticket)
 
 
-def resume(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime) -> None:
+def resume(uow: UnitOfWork, ticket: Ticket, actor: Actor, note: str, now: datetime) -> None:
     """Restart the SLA clocks; the paused time is added to every deadline."""
     if not any(p.end is None for p in pauses(pause_history(ticket))):
         raise InvalidTransition(f"case {ticket.number} is not waiting on the resident")

@@ -10,14 +10,14 @@ from ticketing.models.people import Staff
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.notices import wording
 from ticketing.unit_of_work import UnitOfWork
-from ticketing.vocabulary.events import EventKind
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus, transition
 
 
 def record_event(
     ticket: Ticket,
     kind: EventKind,
-    actor: str,
+    actor: Actor,
     now: datetime,
     *,
     to_status: TicketStatus | None = None,
@@ -32,7 +32,7 @@ def record_event(
     event = TicketEvent(
         at=now,
         kind=kind.value,
-        actor=actor,
+        actor=str(actor),
         from_status=from_status,
         to_status=to_status,
         note=note,

@@ -53,7 +53,7 @@ from ticketing.notices import wording
 from ticketing.sla.business_time import BusinessCalendar
 from ticketing.sla.ladder import Clock, Step
 from ticketing.unit_of_work import CaseEvent, UnitOfWork
-from ticketing.vocabulary.events import EventKind
+from ticketing.vocabulary.events import Actor, EventKind
 
 Row = dict[str, Any]
 
@@ -109,7 +109,7 @@ class SweepRows:
                 "ticket_id": ticket.id,
                 "at": now,
                 "kind": EventKind.ESCALATED.value,
-                "actor": "system",
+                "actor": str(Actor.system()),
                 "from_status": None,
                 "to_status": None,
                 "note": f"{step.clock} {step.level}",
