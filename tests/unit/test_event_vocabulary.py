@@ -93,3 +93,9 @@ def test_an_unknown_stored_actor_reads_as_stored(stored: str) -> None:
 @given(st.text())
 def test_any_stored_actor_parses_back_to_the_same_text(stored: str) -> None:
     assert str(Actor.parse(stored)) == stored
+
+
+@given(st.sampled_from(sorted(set(ActorKind) - {ActorKind.OTHER})), st.text())
+def test_every_actor_the_code_can_build_reads_back_as_itself(kind: ActorKind, ref: str) -> None:
+    actor = Actor(kind, ref)
+    assert Actor.parse(str(actor)) == actor

@@ -24,7 +24,7 @@ from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound, NotP
 from ticketing.models.cases import Attachment, Ticket, TicketEvent
 from ticketing.models.people import Staff
 from ticketing.unit_of_work import UnitOfWork
-from ticketing.vocabulary.events import Actor, EventKind
+from ticketing.vocabulary.events import Actor, ActorKind, EventKind
 from ticketing.vocabulary.lifecycle import TRANSITIONS, TicketStatus, can_transition
 
 NOTE_MAX = 2000
@@ -264,15 +264,16 @@ def _notes(uow: UnitOfWork, ticket: Ticket) -> tuple[Note, ...]:
 
 
 def _people(uow: UnitOfWork, events: Sequence[TicketEvent]) -> Sequence[Staff]:
-    ids = {
-        int(e.actor[6:]) for e in events if e.actor.startswith("staff:") and e.actor[6:].isdigit()
-    }
+    ids = {i for e in events if (i := Actor.parse(e.actor).staff_id) is not None}
     if not ids:
         return []
     return list(uow.session.scalars(select(Staff).where(Staff.id.in_(ids))))
 
 
-def _who(actor: str, names: dict[int, str]) -> str:
-    if actor.startswith("staff:") and actor[6:].isdigit():
-        return names.get(int(actor[6:]), actor)
-    return actor.split(":", 1)[0]
+def _who(stored: str, names: dict[int, str]) -> str:
+    """A member by name, anyone else by their kind ("caller", "system"), and a form the
+    hotline does not write as it was stored."""
+    actor = Actor.parse(stored)
+    if actor.staff_id is not None:
+        return names.get(actor.staff_id, stored)
+    return stored if actor.kind is ActorKind.OTHER else actor.kind.value
