@@ -38,16 +38,17 @@ from ticketing.models.people import LeavePeriod, RosterShift
 from ticketing.people.audit import recent_changes
 from ticketing.people.rosters import WEEKDAYS
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 
 Importer = Callable[..., ImportResult]
 
 
-def cli_actor() -> str:
+def cli_actor() -> Actor:
     """How audit rows name whoever ran the command: "cli:<login>"."""
     try:
-        return f"cli:{getpass.getuser()}"
+        return Actor.cli(getpass.getuser())
     except (KeyError, OSError):
-        return "cli:unknown"
+        return Actor.cli(None)
 
 
 @contextmanager

@@ -21,16 +21,17 @@ from ticketing.demo.users import demo_users
 from ticketing.exceptions import DomainError
 from ticketing.models.accounts import UserRole
 from ticketing.people import accounts
+from ticketing.vocabulary.events import Actor
 
 DEMO_PASSWORDS_FILE = "demo_passwords.txt"
 
 
-def cli_actor() -> str:
+def cli_actor() -> Actor:
     """How the audit log names a command-line change: "cli:<login name>"."""
     try:
-        return f"cli:{getpass.getuser()}"
+        return Actor.cli(getpass.getuser())
     except (KeyError, OSError):  # no login name in some containers
-        return "cli:unknown"
+        return Actor.cli(None)
 
 
 def demo_passwords(var_dir: Path) -> dict[str, str]:

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from hotline.app import app_services
 from ticketing.models.accounts import User, UserRole
 from ticketing.people.accounts import session_fingerprint
+from ticketing.vocabulary.events import Actor
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -216,9 +217,9 @@ def current_user() -> User:
     return user
 
 
-def actor() -> str:
+def actor() -> Actor:
     """How events and audit rows name the logged-in user: "user:<id>"."""
-    return f"user:{current_user().id}"
+    return Actor.user(current_user().id)
 
 
 def require_role(

@@ -10,7 +10,6 @@ masked for everyone but agents and administrators, who call residents back.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from ticketing.models.people import GridAssignment, Staff
 from ticketing.people.visibility import case_filter, check_assignment_scope
 from ticketing.reporting import queues as qq
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 bp = console_blueprint("cases", __name__, url_prefix="/console/cases")
@@ -53,7 +53,7 @@ class Move:
     session: Session
     ticket: Ticket
     form: MultiDict[str, str]
-    actor: str
+    actor: Actor
     visible: ColumnElement[bool]
     user: User
 
@@ -207,9 +207,6 @@ def mask_phone(phone: str | None, user: User) -> str:
     return phone[:6] + "*" * (len(phone) - 10) + phone[-4:]
 
 
-_CALLER = re.compile(r"^caller:(\+?\d+)$")
-
-
 def recording_path(settings: Settings, number: str) -> Path:
     """Where `hotline.voice.recordings.keep` stored the case's audio."""
     return settings.var_dir / "recordings" / "cases" / f"{number}.wav"
@@ -298,7 +295,7 @@ def _context(session: Session, user: User, detail: qq.CaseDetail) -> dict[str, A
         "callback_phones": {
             e.id: mask_phone(str(e.data.get("phone", "")), user)
             for e in ticket.events
-            if e.kind == "callback_requested"
+            if e.kind == EventKind.CALLBACK_REQUESTED
         },
         "members": members,
         "geo": {
@@ -321,28 +318,28 @@ def _may_assign(session: Session, user: User, staff: Staff) -> bool:
 
 def _actor_names(session: Session, user: User, ticket: Ticket) -> dict[str, str]:
     """How each event's actor reads on the page: a name, or a masked caller."""
-    names: dict[str, str] = {"system": "system"}
+    names: dict[str, str] = {str(Actor.system()): "system"}
     user_ids, staff_ids = set(), set()
     for event in ticket.events:
-        kind, _, ident = event.actor.partition(":")
-        if kind == "user" and ident.isdigit():
-            user_ids.add(int(ident))
-        elif kind == "staff" and ident.isdigit():
-            staff_ids.add(int(ident))
-        elif (caller := _CALLER.match(event.actor)) is not None:
-            names[event.actor] = f"caller {mask_phone(caller.group(1), user)}"
-        elif event.actor == "caller:unknown":
+        who = Actor.parse(event.actor)
+        if who.user_id is not None:
+            user_ids.add(who.user_id)
+        elif who.staff_id is not None:
+            staff_ids.add(who.staff_id)
+        elif who.phone is not None:
+            names[event.actor] = f"caller {mask_phone(who.phone, user)}"
+        elif who == Actor.caller(None):
             names[event.actor] = "caller (no number)"
     if user_ids:
         for user_id, name in session.execute(
             select(User.id, User.display_name).where(User.id.in_(user_ids))
         ):
-            names[f"user:{user_id}"] = name
+            names[str(Actor.user(user_id))] = name
     if staff_ids:
         for staff_id, name in session.execute(
             select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))
         ):
-            names[f"staff:{staff_id}"] = name
+            names[str(Actor.staff(staff_id))] = name
     return names
 
 

@@ -13,6 +13,7 @@ from ticketing.cases import services as cases
 from ticketing.models.cases import Ticket
 from ticketing.notices import outbox
 from ticketing.sla import sweep as sla_sweep
+from ticketing.vocabulary.events import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,9 @@ def transcribe_recording(ticket_id: int) -> None:
         ticket = uow.session.get(Ticket, ticket_id)
         if ticket is None or not ticket.recording_url:
             return
-        if any(e.kind in ("transcribed", "transcription_failed") for e in ticket.events):
+        if any(
+            e.kind in (EventKind.TRANSCRIBED, EventKind.TRANSCRIPTION_FAILED) for e in ticket.events
+        ):
             return  # a repeated job
         url, number, language = ticket.recording_url, ticket.number, ticket.language
     try:

@@ -36,6 +36,7 @@ from ticketing.models.people import Staff
 from ticketing.models.places import Grid, Place
 from ticketing.models.sms import SmsDirection, SmsMessage
 from ticketing.people import accounts
+from ticketing.vocabulary.events import Actor
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -92,7 +93,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with services.uow() as uow:
         seeding.load_demo_city(uow, now=now)
         for username, password in PASSWORDS.items():
-            accounts.set_password(uow.session, username, password, "test", now)
+            accounts.set_password(uow.session, username, password, Actor.cli("test"), now)
         uow.commit()
     deferred.app = create_app(settings, services)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

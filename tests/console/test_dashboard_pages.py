@@ -23,6 +23,7 @@ from ticketing.models.people import GridAssignment, Staff
 from ticketing.models.places import Grid
 from ticketing.people import accounts
 from ticketing.reporting.tables import TABLES
+from ticketing.vocabulary.events import Actor
 
 SH = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct horse battery"
@@ -56,7 +57,7 @@ def people(services: Services, clock: FixedClock) -> dict[str, str]:
                 password=PASSWORD,
                 role=role,
                 area=area,
-                actor="test",
+                actor=Actor.cli("test"),
                 now=clock(),
             )
         uow.commit()
@@ -214,7 +215,7 @@ def test_who_may_open_the_dashboard(app: Flask, services: Services, clock: Fixed
             password=PASSWORD,
             role=UserRole.GRID_MEMBER,
             area=accounts.Area(employee_no=_member_of_1101(services)),
-            actor="test",
+            actor=Actor.cli("test"),
             now=clock(),
         )
         uow.commit()

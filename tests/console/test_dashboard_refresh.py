@@ -26,6 +26,7 @@ from ticketing.models.cases import CaseSequence, Ticket, TicketEvent
 from ticketing.models.sla import Escalation
 from ticketing.models.sms import SmsMessage
 from ticketing.people import accounts
+from ticketing.vocabulary.events import Actor
 
 SH = ZoneInfo("Asia/Shanghai")
 WAIT = 10.0
@@ -72,7 +73,7 @@ def live_app(
             password=PASSWORD,
             role=UserRole.AGENT,
             area=accounts.Area(),
-            actor="test",
+            actor=Actor.cli("test"),
             now=clock(),
         )
         uow.commit()

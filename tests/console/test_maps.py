@@ -18,6 +18,7 @@ from tests.console.conftest import Login
 from ticketing.admin.grid_import import import_grids
 from ticketing.cases import intake
 from ticketing.models.places import Grid
+from ticketing.vocabulary.events import Actor
 
 # Well outside the demo city (34.7-34.9 N, 113.6-113.8 E).
 FAR = (34.9505, 113.9505)
@@ -58,7 +59,10 @@ def test_a_grid_reimported_with_a_new_outline_moves_where_clicks_land(
     }
     with services.uow() as uow:
         result = import_grids(
-            uow, json.dumps({"type": "FeatureCollection", "features": [moved]}), "test", clock()
+            uow,
+            json.dumps({"type": "FeatureCollection", "features": [moved]}),
+            Actor.cli("test"),
+            clock(),
         )
     assert (result.created, result.updated) == (0, 1), result.rejected
     assert _grid_stamp(services) == before  # same grids, same ids: only the outline moved

@@ -26,6 +26,7 @@ from ticketing.models.cases import Attachment, Ticket, TicketEvent
 from ticketing.models.people import GridAssignment, Staff
 from ticketing.models.places import Grid
 from ticketing.models.sms import SmsDirection, SmsMessage
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 from ticketing.vocabulary.roles import AssignmentRole
 
@@ -390,6 +391,6 @@ def _reassign_to_the_backup(services: Services, number: str) -> Staff:
             .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.BACKUP)
         ).first()
         assert other is not None
-        cases.reassign(uow, ticket, other, None, "agent:1", "on leave", services.clock())
+        cases.reassign(uow, ticket, other, None, Actor.user(1), "on leave", services.clock())
         uow.commit()
     return other

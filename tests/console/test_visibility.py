@@ -26,6 +26,7 @@ from ticketing.people import accounts
 from ticketing.people.accounts import Area
 from ticketing.people.visibility import can_see, case_filter, region_ids_under
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.roles import AssignmentRole
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -77,7 +78,7 @@ def _new_user(session: Session, username: str, role: UserRole, area: Area | None
         password="long-enough-pw",
         role=role,
         area=area or Area(),
-        actor="test",
+        actor=Actor.cli("test"),
         now=NOW,
     )
 
@@ -133,7 +134,13 @@ def test_a_case_assigned_to_a_grid_member_elsewhere_is_theirs_to_see(services: S
         member = _user(s, "grid_member")
         assert not can_see(s, member, opened["light_2101"].id)
         cases.reassign(
-            uow, opened["light_2101"], member.staff, None, "agent", "covering for a colleague", NOW
+            uow,
+            opened["light_2101"],
+            member.staff,
+            None,
+            Actor.user(1),
+            "covering for a colleague",
+            NOW,
         )
         uow.commit()
         assert can_see(s, member, opened["light_2101"].id)
@@ -154,7 +161,7 @@ def test_a_department_case_taken_by_a_colleague_stays_visible_to_the_dispatcher(
             )
         ).first()
         assert colleague is not None
-        intake.assign(uow, opened["leak_1105"], colleague.id, None, "taken", "agent", NOW)
+        intake.assign(uow, opened["leak_1105"], colleague.id, None, "taken", Actor.user(1), NOW)
         uow.commit()
         assert opened["leak_1105"].department_id is None
         assert can_see(s, dispatcher, opened["leak_1105"].id)
@@ -274,7 +281,7 @@ def test_weak_passwords_are_refused_with_the_reason(
             username="new.person",
             password=password,
             role="agent",
-            actor="test",
+            actor=Actor.cli("test"),
             now=NOW,
         )
 
@@ -302,7 +309,7 @@ def test_add_user_says_what_is_wrong(
         **fields,
     }
     with services.uow() as uow, pytest.raises(InvalidInput, match=reason):
-        accounts.add_user(uow.session, actor="test", now=NOW, **values)  # type: ignore[arg-type]
+        accounts.add_user(uow.session, actor=Actor.cli("test"), now=NOW, **values)  # type: ignore[arg-type]
 
 
 def test_hashes_carry_their_parameters_and_old_ones_still_verify() -> None:

@@ -42,8 +42,9 @@ from ticketing.models.people import LeavePeriod, RosterShift
 from ticketing.models.sla import SlaPolicyRow
 from ticketing.sla.services import load_catalog
 from ticketing.vocabulary.catalogue import CategoryLevel, Priority
+from ticketing.vocabulary.events import Actor
 
-ADMIN = "user:1"
+ADMIN = Actor.user(1)
 
 
 def _audits(services: Services) -> list[AuditEntry]:
@@ -91,7 +92,7 @@ def test_category_update_is_applied_and_audited(services: Services, clock: Fixed
     entry = _last_audit(services)
     assert (entry.action, entry.actor, entry.target) == (
         "category.update",
-        ADMIN,
+        "user:1",
         "category:street_light",
     )
     assert entry.data["default_priority"] == ["normal", "high"]

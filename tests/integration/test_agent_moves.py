@@ -25,12 +25,13 @@ from ticketing.models.sms import SmsMessage
 from ticketing.places.indexes import Locator
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 from ticketing.vocabulary.roles import AssignmentRole
 
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"
-AGENT = "user:1"
+AGENT = Actor.user(1)
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -98,7 +99,7 @@ def test_a_note_is_one_event_and_an_empty_note_is_refused(services: Services) ->
         uow.commit()
         assert _new_events(ticket, before) == ["note"]
         assert ticket.events[-1].note == "caller says the lamp flickers"
-        assert (ticket.events[-1].actor, ticket.status) == (AGENT, status)
+        assert (ticket.events[-1].actor, ticket.status) == ("user:1", status)
         with pytest.raises(InvalidInput, match="empty"):
             moves.add_note(uow, ticket, AGENT, "   ", local(27, 11))
 
@@ -298,5 +299,5 @@ def test_an_agent_resolves_an_accepted_case_for_its_member(services: Services) -
         moves.resolve_case(uow, ticket, AGENT, "member phoned: lamp replaced", local(27, 12))
         uow.commit()
         assert _new_events(ticket, before) == ["resolved"]
-        assert (ticket.events[-1].actor, ticket.status) == (AGENT, TicketStatus.RESOLVED)
+        assert (ticket.events[-1].actor, ticket.status) == ("user:1", TicketStatus.RESOLVED)
         assert _sms_to(uow, ticket, "caller_done") == [CALLER]

@@ -19,6 +19,7 @@ from ticketing.models.sms import SmsMessage
 from ticketing.sla.services import new_policy_version, recompute_open_cases
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 from ticketing.vocabulary.roles import AssignmentRole
 
@@ -111,9 +112,9 @@ def test_reassign_needs_a_reason_and_starts_a_new_accept_clock(services: Service
         ticket = _open(uow, local(27, 10, 30))
         other = _member(uow, "1103", AssignmentRole.PRIMARY)
         with pytest.raises(InvalidInput, match="reason"):
-            cases.reassign(uow, ticket, other, None, "agent:1", " ", local(27, 11))
+            cases.reassign(uow, ticket, other, None, Actor.user(1), " ", local(27, 11))
         version = ticket.assignment_version
-        cases.reassign(uow, ticket, other, None, "agent:1", "member is sick", local(27, 11))
+        cases.reassign(uow, ticket, other, None, Actor.user(1), "member is sick", local(27, 11))
         uow.commit()
         assert (ticket.assignee_id, ticket.assignment_version) == (other.id, version + 1)
         assert ticket.accept_by == local(27, 16, 30)  # 4 working hours from 11:00
@@ -125,7 +126,13 @@ def test_reroute_after_the_agent_fixes_the_place(services: Services) -> None:
         ticket = _open(uow, local(27, 10, 30), where="0")
         assert ticket.needs_triage
         decision = cases.reroute(
-            uow, ticket, "agent:1", "caller named the road", local(27, 11), SH, location_code="1207"
+            uow,
+            ticket,
+            Actor.user(1),
+            "caller named the road",
+            local(27, 11),
+            SH,
+            location_code="1207",
         )
         uow.commit()
         assert ticket.grid is not None
@@ -141,7 +148,7 @@ def test_recategorising_chooses_the_policy_again(services: Services) -> None:
         assert ticket.sla_policy is not None
         assert ticket.sla_policy.code == "general"
         cases.recategorise(
-            uow, ticket, "water_leak", Priority.HIGH, "agent:1", "it is a pipe", local(27, 11)
+            uow, ticket, "water_leak", Priority.HIGH, Actor.user(1), "it is a pipe", local(27, 11)
         )
         uow.commit()
         assert ticket.sla_policy.code == "utilities"
@@ -152,7 +159,7 @@ def test_recategorising_chooses_the_policy_again(services: Services) -> None:
 def test_cancel_needs_a_reason_and_clears_the_deadlines(services: Services) -> None:
     with services.uow() as uow:
         ticket = _open(uow, local(27, 10, 30))
-        cases.cancel(uow, ticket, "agent:1", "prank call", local(27, 11))
+        cases.cancel(uow, ticket, Actor.user(1), "prank call", local(27, 11))
         uow.commit()
         assert ticket.status is TicketStatus.CANCELLED
         assert (ticket.accept_by, ticket.resolve_by, ticket.next_escalation_at) == (None,) * 3
@@ -167,9 +174,9 @@ def test_a_likely_duplicate_is_flagged_and_merged_callers_hear_of_the_fix(
         elsewhere = _open(uow, local(27, 12), where="1207")
         assert second.possible_duplicate_of_id == first.id
         assert elsewhere.possible_duplicate_of_id is None
-        cases.merge(uow, second, first, "agent:1", local(27, 13))
+        cases.merge(uow, second, first, Actor.user(1), local(27, 13))
         with pytest.raises(InvalidTransition):
-            cases.merge(uow, first, first, "agent:1", local(27, 13))
+            cases.merge(uow, first, first, Actor.user(1), local(27, 13))
         assert first.assignee is not None
         cases.accept(uow, first, first.assignee, "", local(27, 14))
         cases.resolve(uow, first, first.assignee, "lamp replaced", local(27, 15))

@@ -24,9 +24,10 @@ from ticketing.models.places import Region
 from ticketing.reporting import dashboards, outcomes
 from ticketing.reporting.assessment import Level, Row, month_bounds
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 
 SH = ZoneInfo("Asia/Shanghai")
-CALLER = "caller:+8613812345678"
+CALLER = Actor.caller("+8613812345678")
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:

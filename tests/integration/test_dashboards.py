@@ -20,6 +20,7 @@ from ticketing.models.places import Region
 from ticketing.reporting import dashboards, tables
 from ticketing.reporting.assessment import COLUMNS, Level
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -66,9 +67,9 @@ def city(services: Services, clock: FixedClock) -> dict[str, Ticket]:
         cases.accept(uow, f, f.assignee, "", local(10, 10))
         cases.accept(uow, g, g.assignee, "", local(10, 9, 45))
         cases.resolve(uow, g, g.assignee, "fixed", local(10, 11))
-        closure.reopen(uow, g, "caller:+8613812345678", "still dark", local(10, 12))
+        closure.reopen(uow, g, Actor.caller("+8613812345678"), "still dark", local(10, 12))
         cases.resolve(uow, g, g.assignee, "fixed again", local(11, 10))
-        closure.rate(uow, g, 5, "caller:+8613812345678", local(11, 12))
+        closure.rate(uow, g, 5, Actor.caller("+8613812345678"), local(11, 12))
         uow.commit()
     return made
 

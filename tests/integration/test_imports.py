@@ -17,10 +17,11 @@ from ticketing.models.accounts import AuditEntry
 from ticketing.models.people import GridAssignment, Staff, StaffRole
 from ticketing.models.places import Grid
 from ticketing.places.indexes import grid_index
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.roles import AssignmentRole
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
-ACTOR = "cli:test"
+ACTOR = Actor.cli("test")
 
 
 def _grids(services: Services, clock: FixedClock, source: str | bytes, **kw: Any) -> ImportResult:
@@ -78,7 +79,7 @@ def test_grid_sample_is_imported_then_reimporting_changes_nothing(
         assert audit is not None
         assert (audit.action, audit.actor, audit.target) == (
             "grids.import",
-            ACTOR,
+            "cli:test",
             "grids_sample.geojson",
         )
         assert audit.data["created"] == 2

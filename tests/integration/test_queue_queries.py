@@ -21,10 +21,11 @@ from ticketing.reporting import queues as qq
 from ticketing.sla.ladder import Level
 from ticketing.sla.sweep import sweep
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
-AGENT = "user:1"
+AGENT = Actor.user(1)
 ALL = true()
 
 

@@ -24,6 +24,7 @@ from ticketing.sla.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, Busines
 from ticketing.sla.ladder import Clock, RunningClock, Timelines, schedule
 from ticketing.sla.sweep import sweep
 from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued, UnitOfWork, on_sms_queued
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -132,20 +133,20 @@ def test_waiting_on_the_resident_stops_the_clock_and_resuming_adds_the_time(
     with services.uow() as uow:
         ticket = _ticket(uow, friday_case)
         before = ticket.resolve_by
-        cases.pause(uow, ticket, "agent:1", "resident away until Monday", at(27, 11))
+        cases.pause(uow, ticket, Actor.user(1), "resident away until Monday", at(27, 11))
         uow.commit()
         assert (ticket.accept_by, ticket.resolve_by, ticket.next_escalation_at) == (None,) * 3
     with services.uow() as uow:
         assert sweep(uow, at(27, 17)) == 0
         ticket = _ticket(uow, friday_case)
-        cases.resume(uow, ticket, "agent:1", "resident back", at(30, 9))
+        cases.resume(uow, ticket, Actor.user(1), "resident back", at(30, 9))
         uow.commit()
         # Paused 11:00-17:30 Friday and 08:30-09:00 Monday: 6 working hours in all.
         assert before is not None
         assert ticket.resolve_by is not None
         assert ticket.resolve_by - before > timedelta(hours=6)  # lunch and a night included
         with pytest.raises(Exception, match="not waiting"):
-            cases.resume(uow, ticket, "agent:1", "again", at(30, 10))
+            cases.resume(uow, ticket, Actor.user(1), "again", at(30, 10))
 
 
 def test_urgent_case_escalates_round_the_clock_to_the_city_office(

@@ -28,6 +28,7 @@ from ticketing.admin.imports import CHUNK, ImportResult, Progress, Rejections, n
 from ticketing.models.places import Grid, Region, RegionLevel
 from ticketing.people.audit import record_change
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 
 MAX_CODE = 32
 MAX_NAME = 200
@@ -48,7 +49,7 @@ class _Feature:
 def import_grids(
     uow: UnitOfWork,
     source: str | bytes,
-    actor: str,
+    actor: Actor,
     now: datetime,
     *,
     filename: str = "",

@@ -22,6 +22,7 @@ from ticketing.models.sla import CalendarRow
 from ticketing.people.audit import record_change
 from ticketing.people.rosters import WEEKDAYS
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 
 HOLIDAY, WORKDAY = "holiday", "workday"
 MAX_LEAVE = timedelta(days=731)
@@ -39,7 +40,13 @@ def staff_member(session: Session, employee_no: str) -> Staff:
 
 
 def add_shift(
-    uow: UnitOfWork, actor: str, now: datetime, employee_no: str, weekday: int, start: str, end: str
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    employee_no: str,
+    weekday: int,
+    start: str,
+    end: str,
 ) -> RosterShift:
     """A weekly shift, in local time; it may not overlap the member's other shifts that day."""
     session = uow.session
@@ -71,7 +78,7 @@ def add_shift(
     return row
 
 
-def remove_shift(uow: UnitOfWork, actor: str, now: datetime, shift_id: int) -> None:
+def remove_shift(uow: UnitOfWork, actor: Actor, now: datetime, shift_id: int) -> None:
     """Delete a weekly shift."""
     session = uow.session
     row = session.get(RosterShift, shift_id)
@@ -87,7 +94,7 @@ def remove_shift(uow: UnitOfWork, actor: str, now: datetime, shift_id: int) -> N
 
 def add_leave(
     uow: UnitOfWork,
-    actor: str,
+    actor: Actor,
     now: datetime,
     employee_no: str,
     first_day: date,
@@ -129,7 +136,7 @@ def add_leave(
     return row
 
 
-def remove_leave(uow: UnitOfWork, actor: str, now: datetime, leave_id: int) -> None:
+def remove_leave(uow: UnitOfWork, actor: Actor, now: datetime, leave_id: int) -> None:
     """Delete a leave period."""
     session = uow.session
     row = session.get(LeavePeriod, leave_id)
@@ -172,7 +179,7 @@ def _calendars(session: Session, calendar: str | None) -> list[CalendarRow]:
 
 def set_custom_date(
     uow: UnitOfWork,
-    actor: str,
+    actor: Actor,
     now: datetime,
     day: date,
     kind: str,
@@ -216,7 +223,7 @@ def set_custom_date(
 
 
 def remove_custom_date(
-    uow: UnitOfWork, actor: str, now: datetime, day: date, *, calendar: str | None = None
+    uow: UnitOfWork, actor: Actor, now: datetime, day: date, *, calendar: str | None = None
 ) -> list[str]:
     """Give `day` back to the official rule on one calendar or all; the calendars changed."""
     iso = day.isoformat()

@@ -25,6 +25,7 @@ from ticketing.people.rosters import WEEKDAYS
 from ticketing.sla.services import new_policy_version
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import CategoryLevel, Priority
+from ticketing.vocabulary.events import Actor
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
@@ -115,7 +116,7 @@ def _priority(value: str) -> Priority:
 
 def add_category(
     uow: UnitOfWork,
-    actor: str,
+    actor: Actor,
     now: datetime,
     *,
     code: str,
@@ -149,7 +150,7 @@ def add_category(
 
 def update_category(
     uow: UnitOfWork,
-    actor: str,
+    actor: Actor,
     now: datetime,
     code: str,
     *,
@@ -200,7 +201,7 @@ def _of(row: Category) -> dict[str, Any]:
 
 def change_sla_policy(
     uow: UnitOfWork,
-    actor: str,
+    actor: Actor,
     now: datetime,
     code: str,
     *,

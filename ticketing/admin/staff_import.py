@@ -30,6 +30,7 @@ from ticketing.models.people import GridAssignment, Staff, StaffRole
 from ticketing.models.places import Grid, Region, RegionLevel
 from ticketing.people.audit import record_change
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.roles import AssignmentRole
 
 __all__ = ["HEADER", "import_staff"]
@@ -52,7 +53,7 @@ class _Known:
 def import_staff(
     uow: UnitOfWork,
     source: str | bytes,
-    actor: str,
+    actor: Actor,
     now: datetime,
     *,
     filename: str = "",

@@ -30,6 +30,7 @@ from ticketing.places.indexes import Locator
 from ticketing.sla.services import refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 NOTE_LIMIT = 4000
@@ -49,14 +50,14 @@ def _require_open(ticket: Ticket, move: str) -> None:
         raise InvalidTransition(f"case {ticket.number} is {ticket.status}: it cannot {move}")
 
 
-def add_note(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime) -> None:
+def add_note(uow: UnitOfWork, ticket: Ticket, actor: Actor, note: str, now: datetime) -> None:
     """Write a remark into the case's history; any status, since notes explain closed
     cases too."""
-    record_event(ticket, "note", actor, now, note=_text(note, "the note"))
+    record_event(ticket, EventKind.NOTE, actor, now, note=_text(note, "the note"))
 
 
 def request_callback(
-    uow: UnitOfWork, ticket: Ticket, actor: str, phone: str, reason: str, now: datetime
+    uow: UnitOfWork, ticket: Ticket, actor: Actor, phone: str, reason: str, now: datetime
 ) -> str:
     """Ask for the caller to be phoned back (a detail to confirm, an answer to give).
 
@@ -69,7 +70,7 @@ def request_callback(
         raise InvalidInput("the caller left no number: type the number to call back")
     record_event(
         ticket,
-        "callback_requested",
+        EventKind.CALLBACK_REQUESTED,
         actor,
         now,
         note=_text(reason, "the reason for the callback"),
@@ -79,7 +80,7 @@ def request_callback(
 
 
 def change_priority(
-    uow: UnitOfWork, ticket: Ticket, priority: Priority, actor: str, reason: str, now: datetime
+    uow: UnitOfWork, ticket: Ticket, priority: Priority, actor: Actor, reason: str, now: datetime
 ) -> None:
     """Correct the priority; the SLA policy is chosen again. Raising a case to urgent
     alerts the community's supervisors at once, as an urgent case does on registration."""
@@ -88,7 +89,7 @@ def change_priority(
         raise InvalidInput(f"case {ticket.number} is already {priority}")
     record_event(
         ticket,
-        "priority_changed",
+        EventKind.PRIORITY_CHANGED,
         actor,
         now,
         note=_text(reason, "the reason", required=False),
@@ -112,7 +113,7 @@ def correct_category(
     uow: UnitOfWork,
     ticket: Ticket,
     category_code: str,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
     tz: ZoneInfo,
@@ -139,7 +140,7 @@ def correct_category(
 def change_place(
     uow: UnitOfWork,
     ticket: Ticket,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
     tz: ZoneInfo,
@@ -171,7 +172,7 @@ def change_place(
         raise InvalidInput(f"{lat:.5f}, {lon:.5f} lies outside every grid")
     record_event(
         ticket,
-        "place_changed",
+        EventKind.PLACE_CHANGED,
         actor,
         now,
         note=_text(reason, "the reason", required=False),
@@ -193,7 +194,7 @@ def change_place(
 
 
 def _redispatch(
-    uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime, tz: ZoneInfo
+    uow: UnitOfWork, ticket: Ticket, actor: Actor, now: datetime, tz: ZoneInfo
 ) -> RoutingDecision:
     """Route again and apply the decision only if it names someone else."""
     decision = route_case(uow.session, ticket, now, tz)
@@ -213,7 +214,7 @@ def _same_holder(ticket: Ticket, decision: RoutingDecision) -> bool:
     return decision.department_id == ticket.department_id
 
 
-def close_case(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+def close_case(uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str, now: datetime) -> None:
     """Close a resolved case without the caller's rating (unreachable, or confirmed by
     phone); the reason is kept and the event says an agent closed it, so reports can tell
     it from a rated or an automatic close."""
@@ -223,7 +224,7 @@ def close_case(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: da
         )
     record_event(
         ticket,
-        "closed",
+        EventKind.CLOSED,
         actor,
         now,
         to_status=TicketStatus.CLOSED,
@@ -234,7 +235,7 @@ def close_case(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: da
     refresh_deadlines(uow.session, ticket)
 
 
-def reopen_case(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+def reopen_case(uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str, now: datetime) -> None:
     """Give a resolved case back to its assignee because the work is not done: the same
     move as a caller's 0 rating (`closure.reopen`), so it counts as a reopen."""
     if ticket.status is not TicketStatus.RESOLVED:
@@ -244,7 +245,7 @@ def reopen_case(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: d
     closure.reopen(uow, ticket, actor, _text(reason, "the reason for reopening"), now)
 
 
-def resolve_case(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime) -> None:
+def resolve_case(uow: UnitOfWork, ticket: Ticket, actor: Actor, note: str, now: datetime) -> None:
     """Mark an accepted case resolved on its assignee's behalf (they phoned it in); the
     caller is told and asked to rate, exactly as when the member marks it."""
     if ticket.status is not TicketStatus.ACCEPTED or ticket.assignee is None:
@@ -260,7 +261,7 @@ BY_HAND_SOURCES = ("walk_in", "agent_call")
 def open_case_by_hand(
     uow: UnitOfWork,
     new: NewCase,
-    actor: str,
+    actor: Actor,
     now: datetime,
     tz: ZoneInfo,
     *,
@@ -289,8 +290,8 @@ def open_case_by_hand(
     if point is not None:
         ticket.lat, ticket.lon = point
         ticket.place_id = place_id
-    created = next(e for e in ticket.events if e.kind == "created")
-    created.data = {**created.data, "by": actor}
+    created = next(e for e in ticket.events if e.kind == EventKind.CREATED)
+    created.data = {**created.data, "by": str(actor)}
     if priority is not None and priority is not ticket.priority:
         created.data = {**created.data, "priority": priority.value}
         ticket.priority = priority

@@ -3,7 +3,6 @@ console: the list the case page shows, and one file, only inside what the user m
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.models.cases import Attachment, Ticket
 from ticketing.models.people import Staff
-
-_STAFF_ACTOR = re.compile(r"staff:(\d+)\Z")
+from ticketing.vocabulary.events import Actor
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ def for_case(session: Session, ticket_id: int) -> list[AttachmentInfo]:
     rows = session.scalars(
         select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id)
     ).all()
-    ids = {int(m.group(1)) for r in rows if (m := _STAFF_ACTOR.match(r.uploaded_by))}
+    ids = {i for r in rows if (i := Actor.parse(r.uploaded_by).staff_id) is not None}
     names = (
         dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all())
         if ids
@@ -51,8 +49,8 @@ def for_case(session: Session, ticket_id: int) -> list[AttachmentInfo]:
     )
 
     def who(actor: str) -> str:
-        found = _STAFF_ACTOR.match(actor)
-        return names.get(int(found.group(1)), actor) if found else actor
+        staff_id = Actor.parse(actor).staff_id
+        return names.get(staff_id, actor) if staff_id is not None else actor
 
     return [
         AttachmentInfo(

@@ -21,9 +21,10 @@ from ticketing.models.cases import Ticket
 from ticketing.notices import wording
 from ticketing.sla.services import PolicyCatalog, load_catalog, refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus
 
-SYSTEM = "system"
+SYSTEM = Actor.system()
 NOT_FIXED = 0
 RATINGS = range(1, 6)
 
@@ -53,7 +54,7 @@ def latest_case_of_caller(session: Session, phone: str) -> Ticket | None:
     ).first()
 
 
-def rate(uow: UnitOfWork, ticket: Ticket, score: int, actor: str, now: datetime) -> str:
+def rate(uow: UnitOfWork, ticket: Ticket, score: int, actor: Actor, now: datetime) -> str:
     """Apply the caller's answer: 1 to 5 closes the case, 0 reopens it; returns which."""
     if score == NOT_FIXED:
         reopen(uow, ticket, actor, "the caller says it is not fixed", now)
@@ -67,7 +68,7 @@ def rate(uow: UnitOfWork, ticket: Ticket, score: int, actor: str, now: datetime)
 def close(
     uow: UnitOfWork,
     ticket: Ticket,
-    actor: str,
+    actor: Actor,
     now: datetime,
     *,
     rating: int | None = None,
@@ -80,16 +81,16 @@ def close(
         data["rating"] = rating
     if auto:
         data["auto"] = True
-    record_event(ticket, "closed", actor, now, to_status=TicketStatus.CLOSED, data=data)
+    record_event(ticket, EventKind.CLOSED, actor, now, to_status=TicketStatus.CLOSED, data=data)
     ticket.closed_at = now
     refresh_deadlines(uow.session, ticket, catalog)
 
 
-def reopen(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+def reopen(uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str, now: datetime) -> None:
     """Give a resolved case back to its assignee, who is told by SMS; counts as a reopen."""
     record_event(
         ticket,
-        "reopened",
+        EventKind.REOPENED,
         actor,
         now,
         to_status=TicketStatus.ACCEPTED,

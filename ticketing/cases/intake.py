@@ -29,11 +29,12 @@ from ticketing.people.routing import RoutingDecision, RoutingInput, route
 from ticketing.sla.services import refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system"
+SYSTEM = Actor.system()
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ def register_case(
     session.add(ticket)
     record_event(
         ticket,
-        "created",
-        f"caller:{ticket.caller_phone or 'unknown'}",
+        EventKind.CREATED,
+        Actor.caller(ticket.caller_phone),
         now,
         note=new.description,
         data={"source": new.source, "location": new.location_code},
@@ -184,14 +185,14 @@ def route_case(session: Session, ticket: Ticket, now: datetime, tz: ZoneInfo) ->
 
 
 def dispatch(
-    uow: UnitOfWork, ticket: Ticket, decision: RoutingDecision, actor: str, now: datetime
+    uow: UnitOfWork, ticket: Ticket, decision: RoutingDecision, actor: Actor, now: datetime
 ) -> None:
     """Apply a routing decision: assign or send to triage, and tell who must know."""
     if decision.needs_triage:
         ticket.needs_triage = True
         ticket.triage_reason = decision.rule
         ticket.assignee = None
-        record_event(ticket, "triage", actor, now, note=decision.rule)
+        record_event(ticket, EventKind.TRIAGE, actor, now, note=decision.rule)
     else:
         assign(uow, ticket, decision.staff_id, decision.department_id, decision.rule, actor, now)
     facts = case_facts(ticket)
@@ -212,7 +213,7 @@ def assign(
     staff_id: int | None,
     department_id: int | None,
     rule: str,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
     """Give the case to a person or a department queue, starting a new accept clock, and
@@ -227,7 +228,7 @@ def assign(
     ticket.assignment_version += 1  # a new accept clock, with its own escalation rungs
     record_event(
         ticket,
-        "assigned",
+        EventKind.ASSIGNED,
         actor,
         now,
         to_status=TicketStatus.ASSIGNED,
@@ -289,7 +290,7 @@ def _flag_possible_duplicate(session: Session, ticket: Ticket, now: datetime) ->
         ticket.possible_duplicate_of_id = other.id
         record_event(
             ticket,
-            "possible_duplicate",
+            EventKind.POSSIBLE_DUPLICATE,
             SYSTEM,
             now,
             note=f"same category near case {other.number}",
@@ -318,7 +319,7 @@ def get_case(uow: UnitOfWork, number: str) -> CaseSummary:
     ticket = repository.ticket_by_number(uow.session, normalise_case_number(number))
     if ticket is None:
         raise NotFound(f"no case {number}")
-    rules = [e.data.get("rule", "") for e in ticket.events if e.kind == "assigned"]
+    rules = [e.data.get("rule", "") for e in ticket.events if e.kind == EventKind.ASSIGNED]
     return summarise(ticket, str(rules[-1]) if rules else ticket.triage_reason or "")
 
 
@@ -333,5 +334,7 @@ def attach_recording(
         return False  # a retried callback
     ticket.recording_sid, ticket.recording_url = recording_sid, url
     ticket.recording_status = status
-    record_event(ticket, "recording", SYSTEM, now, data={"sid": recording_sid, "status": status})
+    record_event(
+        ticket, EventKind.RECORDING, SYSTEM, now, data={"sid": recording_sid, "status": status}
+    )
     return True

@@ -24,6 +24,7 @@ from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound, NotP
 from ticketing.models.cases import Attachment, Ticket, TicketEvent
 from ticketing.models.people import Staff
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor, ActorKind, EventKind
 from ticketing.vocabulary.lifecycle import TRANSITIONS, TicketStatus, can_transition
 
 NOTE_MAX = 2000
@@ -100,7 +101,7 @@ def _holds(staff: Staff, ticket: Ticket) -> bool:
 def _held(staff: Staff, ticket: Ticket) -> bool:
     """Whether the case was ever given to this member or their department."""
     for event in ticket.events:
-        if event.kind != "assigned":
+        if event.kind != EventKind.ASSIGNED:
             continue
         if event.data.get("staff_id") == staff.id:
             return True
@@ -142,8 +143,10 @@ def add_note(
     """A progress note, with photos, in the case's history; the status is left alone.
     Returns the note's event id."""
     staff, ticket, text = _note_allowed(uow, link, text, len(photos))
-    actor = f"staff:{staff.id}"
-    event = record_event(ticket, "note", actor, now, note=text, data={"photos": len(photos)})
+    actor = Actor.staff(staff.id)
+    event = record_event(
+        ticket, EventKind.NOTE, actor, now, note=text, data={"photos": len(photos)}
+    )
     uow.session.flush()
     for photo in photos:
         uow.session.add(
@@ -155,7 +158,7 @@ def add_note(
                 size=photo.size,
                 sha256=photo.sha256,
                 stored_path=photo.stored_path,
-                uploaded_by=actor,
+                uploaded_by=str(actor),
                 at=now,
             )
         )
@@ -218,7 +221,7 @@ def _snapshot(uow: UnitOfWork, staff: Staff, ticket: Ticket) -> LinkedCase:
         point: tuple[float, float] | None = (ticket.lat, ticket.lon)
     else:
         point = (grid.centre_lat, grid.centre_lon) if grid else None
-    transcripts = [e.note for e in ticket.events if e.kind == "transcribed" and e.note]
+    transcripts = [e.note for e in ticket.events if e.kind == EventKind.TRANSCRIBED and e.note]
     transcript = transcripts[-1] if transcripts else None
     return LinkedCase(
         number=ticket.number,
@@ -254,21 +257,23 @@ def _notes(uow: UnitOfWork, ticket: Ticket) -> tuple[Note, ...]:
     notes = [
         Note(e.at, _who(e.actor, names), e.note, tuple(photos.get(e.id, ())))
         for e in ticket.events
-        if e.kind in ("note", "accepted", "resolved") and (e.note or photos.get(e.id))
+        if e.kind in (EventKind.NOTE, EventKind.ACCEPTED, EventKind.RESOLVED)
+        and (e.note or photos.get(e.id))
     ]
     return tuple(reversed(notes))
 
 
 def _people(uow: UnitOfWork, events: Sequence[TicketEvent]) -> Sequence[Staff]:
-    ids = {
-        int(e.actor[6:]) for e in events if e.actor.startswith("staff:") and e.actor[6:].isdigit()
-    }
+    ids = {i for e in events if (i := Actor.parse(e.actor).staff_id) is not None}
     if not ids:
         return []
     return list(uow.session.scalars(select(Staff).where(Staff.id.in_(ids))))
 
 
-def _who(actor: str, names: dict[int, str]) -> str:
-    if actor.startswith("staff:") and actor[6:].isdigit():
-        return names.get(int(actor[6:]), actor)
-    return actor.split(":", 1)[0]
+def _who(stored: str, names: dict[int, str]) -> str:
+    """A member by name, anyone else by their kind ("caller", "system"), and a form the
+    hotline does not write as it was stored."""
+    actor = Actor.parse(stored)
+    if actor.staff_id is not None:
+        return names.get(actor.staff_id, stored)
+    return stored if actor.kind is ActorKind.OTHER else actor.kind.value

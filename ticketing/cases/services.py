@@ -24,6 +24,7 @@ from ticketing.sla.policies import pauses
 from ticketing.sla.services import pause_history, refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 
@@ -34,8 +35,8 @@ def accept(uow: UnitOfWork, ticket: Ticket, staff: Staff, note: str, now: dateti
     on_time = ticket.accept_by is None or now <= ticket.accept_by
     record_event(
         ticket,
-        "accepted",
-        f"staff:{staff.id}",
+        EventKind.ACCEPTED,
+        Actor.staff(staff.id),
         now,
         to_status=TicketStatus.ACCEPTED,
         note=note,
@@ -53,15 +54,15 @@ def resolve(
     note: str,
     now: datetime,
     *,
-    actor: str | None = None,
+    actor: Actor | None = None,
 ) -> str:
     """The work is done: the caller is told by SMS, with the member's note. `actor` names
     who marked it when that is not the member (an agent told by phone, in the console)."""
     on_time = ticket.resolve_by is None or now <= ticket.resolve_by
     record_event(
         ticket,
-        "resolved",
-        actor or f"staff:{staff.id}",
+        EventKind.RESOLVED,
+        actor or Actor.staff(staff.id),
         now,
         to_status=TicketStatus.RESOLVED,
         note=note,
@@ -88,7 +89,12 @@ def resolve(
 def send_back(uow: UnitOfWork, ticket: Ticket, staff: Staff, reason: str, now: datetime) -> str:
     """The assignee returns the case to triage with a reason; the accept clock stops."""
     record_event(
-        ticket, "returned", f"staff:{staff.id}", now, to_status=TicketStatus.RETURNED, note=reason
+        ticket,
+        EventKind.RETURNED,
+        Actor.staff(staff.id),
+        now,
+        to_status=TicketStatus.RETURNED,
+        note=reason,
     )
     ticket.needs_triage = True
     ticket.triage_reason = f"returned: {reason}"
@@ -102,7 +108,7 @@ def reassign(
     ticket: Ticket,
     staff: Staff | None,
     department_id: int | None,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
 ) -> None:
@@ -120,7 +126,7 @@ def reassign(
 def reroute(
     uow: UnitOfWork,
     ticket: Ticket,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
     tz: ZoneInfo,
@@ -136,7 +142,7 @@ def reroute(
         )
         ticket.community = repository.community_by_code(uow.session, location.community_code or "")
     decision = route_case(uow.session, ticket, now, tz)
-    record_event(ticket, "rerouted", actor, now, note=reason, data={"rule": decision.rule})
+    record_event(ticket, EventKind.REROUTED, actor, now, note=reason, data={"rule": decision.rule})
     dispatch(uow, ticket, decision, actor, now)
     refresh_deadlines(uow.session, ticket)
     return decision
@@ -147,7 +153,7 @@ def recategorise(
     ticket: Ticket,
     category_code: str,
     priority: Priority,
-    actor: str,
+    actor: Actor,
     reason: str,
     now: datetime,
 ) -> None:
@@ -157,7 +163,7 @@ def recategorise(
         raise InvalidInput(f"unknown category {category_code!r}")
     record_event(
         ticket,
-        "recategorised",
+        EventKind.RECATEGORISED,
         actor,
         now,
         note=reason,
@@ -170,21 +176,23 @@ def recategorise(
     refresh_deadlines(uow.session, ticket, reselect=True)
 
 
-def cancel(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+def cancel(uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str, now: datetime) -> None:
     """Withdraw a case (a prank call, a mistake); the reason is kept, the clocks stop."""
     if not reason.strip():
         raise InvalidInput("a cancellation needs a reason")
-    record_event(ticket, "cancelled", actor, now, to_status=TicketStatus.CANCELLED, note=reason)
+    record_event(
+        ticket, EventKind.CANCELLED, actor, now, to_status=TicketStatus.CANCELLED, note=reason
+    )
     refresh_deadlines(uow.session, ticket)
 
 
-def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: datetime) -> None:
+def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: Actor, now: datetime) -> None:
     """Fold a duplicate into the case that carries on; its caller hears when that is done."""
     if duplicate.id == into.id or into.status not in OPEN_STATUSES:
         raise InvalidTransition(f"case {duplicate.number} cannot merge into {into.number}")
     record_event(
         duplicate,
-        "merged",
+        EventKind.MERGED,
         actor,
         now,
         to_status=TicketStatus.MERGED,
@@ -194,7 +202,7 @@ def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: dat
     duplicate.merged_into = into
     record_event(
         into,
-        "absorbed",
+        EventKind.ABSORBED,
         actor,
         now,
         note=f"{duplicate.number} merged in",
@@ -203,21 +211,21 @@ def merge(uow: UnitOfWork, duplicate: Ticket, into: Ticket, actor: str, now: dat
     refresh_deadlines(uow.session, duplicate)
 
 
-def pause(uow: UnitOfWork, ticket: Ticket, actor: str, reason: str, now: datetime) -> None:
+def pause(uow: UnitOfWork, ticket: Ticket, actor: Actor, reason: str, now: datetime) -> None:
     """Stop the SLA clocks while the case waits on the resident (a visit, a document)."""
     if any(p.end is None for p in pauses(pause_history(ticket))):
         raise InvalidTransition(f"case {ticket.number} is already waiting on the resident")
     if ticket.status not in OPEN_STATUSES:
         raise InvalidTransition(f"case {ticket.number} is {ticket.status}: nothing to pause")
-    record_event(ticket, "paused", actor, now, note=reason)
+    record_event(ticket, EventKind.PAUSED, actor, now, note=reason)
     refresh_deadlines(uow.session, ticket)
 
 
-def resume(uow: UnitOfWork, ticket: Ticket, actor: str, note: str, now: datetime) -> None:
+def resume(uow: UnitOfWork, ticket: Ticket, actor: Actor, note: str, now: datetime) -> None:
     """Restart the SLA clocks; the paused time is added to every deadline."""
     if not any(p.end is None for p in pauses(pause_history(ticket))):
         raise InvalidTransition(f"case {ticket.number} is not waiting on the resident")
-    record_event(ticket, "resumed", actor, now, note=note)
+    record_event(ticket, EventKind.RESUMED, actor, now, note=note)
     refresh_deadlines(uow.session, ticket)
 
 
@@ -231,7 +239,7 @@ def attach_transcript(
         raise NotFound(f"no case {ticket_id}")
     record_event(
         ticket,
-        "transcribed",
+        EventKind.TRANSCRIBED,
         SYSTEM,
         now,
         note=text,
@@ -247,5 +255,5 @@ def note_transcription_failure(uow: UnitOfWork, ticket_id: int, reason: str, now
     ticket = uow.session.get(Ticket, ticket_id)
     if ticket is None:
         raise NotFound(f"no case {ticket_id}")
-    record_event(ticket, "transcription_failed", SYSTEM, now, note=reason)
+    record_event(ticket, EventKind.TRANSCRIPTION_FAILED, SYSTEM, now, note=reason)
     uow.commit()

@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 from ticketing.demo.city import DemoCity
 from ticketing.models.accounts import User, UserRole
 from ticketing.people.accounts import Area, add_user
+from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.roles import AssignmentRole
 
 DEMO_GRID = "1101"
 # Street lights go to grid members; water leaks are a department's job from the start, so
 # the demo dispatcher has a queue to work: the water company's.
 DEMO_DEPARTMENT = "water_utility"
-DEMO_ACTOR = "system:demo"
+DEMO_ACTOR = Actor.system("demo")
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from ticketing.models.people import Staff
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.notices import wording
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus, transition
 
 
 def record_event(
     ticket: Ticket,
-    kind: str,
-    actor: str,
+    kind: EventKind,
+    actor: Actor,
     now: datetime,
     *,
     to_status: TicketStatus | None = None,
@@ -30,8 +31,8 @@ def record_event(
     ticket.updated_at = now
     event = TicketEvent(
         at=now,
-        kind=kind,
-        actor=actor,
+        kind=kind.value,
+        actor=str(actor),
         from_status=from_status,
         to_status=to_status,
         note=note,
@@ -43,22 +44,22 @@ def record_event(
 
 
 def _keep_assessment_facts(
-    ticket: Ticket, kind: str, now: datetime, data: dict[str, object]
+    ticket: Ticket, kind: EventKind, now: datetime, data: dict[str, object]
 ) -> None:
     """The history's facts the assessment counts (first assignment and acceptance, last
     resolution and rating, reopens), kept on the case as each event is written."""
-    if kind == "assigned" and ticket.first_assigned_at is None:
+    if kind is EventKind.ASSIGNED and ticket.first_assigned_at is None:
         ticket.first_assigned_at = now
-    elif kind == "accepted" and ticket.first_accepted_at is None:
+    elif kind is EventKind.ACCEPTED and ticket.first_accepted_at is None:
         ticket.first_accepted_at = now
         ticket.first_accepted_on_time = bool(data.get("on_time"))
-    elif kind == "resolved":
+    elif kind is EventKind.RESOLVED:
         ticket.last_resolved_at = now
         ticket.last_resolved_on_time = bool(data.get("on_time"))
-    elif kind == "closed":
+    elif kind is EventKind.CLOSED:
         rating = data.get("rating")
         ticket.last_rating = rating if isinstance(rating, int) else None
-    elif kind == "reopened":
+    elif kind is EventKind.REOPENED:
         ticket.reopen_count = (ticket.reopen_count or 0) + 1
 
 

@@ -37,6 +37,7 @@ from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.people.phones import try_e164
 from ticketing.sla.services import PolicyCatalog, load_catalog
 from ticketing.unit_of_work import UnitOfWork
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TRANSITIONS, TicketStatus, can_transition
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def _answer(
     score = parse_rating(body)
     waiting = closure.awaiting_rating(uow.session, phone) if phone and score is not None else None
     if waiting is not None and score is not None:
-        outcome = closure.rate(uow, waiting, score, f"caller:{phone}", now)
+        outcome = closure.rate(uow, waiting, score, Actor.caller(phone), now)
         return _Answer(
             f"resident:{outcome}", reply(outcome, waiting.language, waiting.number), waiting
         )
@@ -184,7 +185,7 @@ def _apply_command(
     if ticket is None:
         return "not_found", reply("not_found", language, number)
     if not _is_assignee(staff, ticket):
-        record_event(ticket, "refused_command", f"staff:{staff.id}", now, note=body)
+        record_event(ticket, EventKind.REFUSED_COMMAND, Actor.staff(staff.id), now, note=body)
         return "not_yours", reply("not_yours", language, number)
     return found.handler(uow, staff, ticket, command.text, now)
 
@@ -210,7 +211,7 @@ def _note(
     language = staff.language
     if not TRANSITIONS[ticket.status]:  # closed, cancelled, merged: the file is shut
         return "bad_state", reply("bad_state", language, ticket.number)
-    record_event(ticket, "note", f"staff:{staff.id}", now, note=text)
+    record_event(ticket, EventKind.NOTE, Actor.staff(staff.id), now, note=text)
     return "noted", reply("noted", language, ticket.number)
 
 

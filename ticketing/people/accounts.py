@@ -28,6 +28,7 @@ from ticketing.models.catalogue import Department
 from ticketing.models.people import Staff
 from ticketing.models.places import Region
 from ticketing.people.audit import record_change
+from ticketing.vocabulary.events import Actor
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -145,7 +146,7 @@ def add_user(
     role: UserRole | str,
     display_name: str = "",
     area: Area = Area(),  # frozen, so one shared default is safe
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> User:
     """Create an account after checking every field; InvalidInput says what is wrong."""
@@ -300,7 +301,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
         if locked is not None:
             record_change(
                 session,
-                "system",
+                Actor.system(),
                 "user.lockout",
                 now,
                 target=f"user:{user.username}",
@@ -309,7 +310,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
     session.expire(user, ["failed_logins", "locked_until"])
 
 
-def unlock(session: Session, username: str, actor: str, now: datetime) -> User:
+def unlock(session: Session, username: str, actor: Actor, now: datetime) -> User:
     """Lift a lockout and forget the failed attempts."""
     user = get_user(session, username)
     user.locked_until = None
@@ -331,12 +332,14 @@ def change_password(
         raise InvalidInput("The new password must differ from the current one.")
     check_new_password(new_password, user.username)
     user.password_hash = hash_password(new_password)
-    record_change(session, f"user:{user.id}", "user.password", now, target=f"user:{user.username}")
+    record_change(
+        session, Actor.user(user.id), "user.password", now, target=f"user:{user.username}"
+    )
     return user
 
 
 def set_password(
-    session: Session, username: str, new_password: str, actor: str, now: datetime
+    session: Session, username: str, new_password: str, actor: Actor, now: datetime
 ) -> User:
     """An administrator sets a user's password (a reset); it also lifts any lockout."""
     user = get_user(session, username)
@@ -348,7 +351,7 @@ def set_password(
     return user
 
 
-def set_active(session: Session, username: str, active: bool, actor: str, now: datetime) -> User:
+def set_active(session: Session, username: str, active: bool, actor: Actor, now: datetime) -> User:
     """Enable or disable an account; a disabled account cannot log in."""
     user = get_user(session, username)
     user.active = active

@@ -10,18 +10,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ticketing.models.accounts import AuditEntry
+from ticketing.vocabulary.events import Actor
 
 
 def record_change(
     session: Session,
-    actor: str,
+    actor: Actor,
     action: str,
     now: datetime,
     target: str = "",
     data: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Add an audit row; it commits (or rolls back) with the change it describes."""
-    entry = AuditEntry(at=now, actor=actor, action=action, target=target, data=dict(data or {}))
+    entry = AuditEntry(
+        at=now, actor=str(actor), action=action, target=target, data=dict(data or {})
+    )
     session.add(entry)
     return entry
 

@@ -43,9 +43,16 @@ from ticketing.models.catalogue import Department
 from ticketing.models.people import Staff
 from ticketing.models.places import Grid, Region
 from ticketing.reporting.assessment import Level, Outcome, Row, assess
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES
 
-_KINDS = ("assigned", "accepted", "resolved", "closed", "reopened")
+_KINDS = (
+    EventKind.ASSIGNED,
+    EventKind.ACCEPTED,
+    EventKind.RESOLVED,
+    EventKind.CLOSED,
+    EventKind.REOPENED,
+)
 _NO_RATING = 7  # ratings are 1 to 5; packed in 3 bits, 7 stands for "closed unrated"
 _NONE_LABEL = {
     Level.MEMBER: "(unassigned)",
@@ -119,7 +126,7 @@ def _plain(
     return type_coerce(column, DateTime(timezone=True)).label(name)
 
 
-def _flagged(kind: str, flag: ColumnElement[Any], bits: int) -> ColumnElement[Any]:
+def _flagged(kind: EventKind, flag: ColumnElement[Any], bits: int) -> ColumnElement[Any]:
     """An event's id with a small value packed below it (id * 2**bits + value), so that
     min() or max() over a case's events picks the first or last such event and its value
     together, in one GROUP BY instead of a join back to the event per case."""
@@ -161,13 +168,13 @@ def _facts(
     on_time = case((TicketEvent.data["on_time"].as_boolean(), 1), else_=0)
     rating = func.coalesce(TicketEvent.data["rating"].as_integer(), _NO_RATING)
     history = [
-        _plain(func.min(case((kind == "assigned", at))), "assigned_at"),
-        _plain(func.min(case((kind == "accepted", at))), "accepted_at"),
-        func.min(_flagged("accepted", on_time, 1)).label("first_accepted"),
-        _plain(func.max(case((kind == "resolved", at))), "resolved_at"),
-        func.max(_flagged("resolved", on_time, 1)).label("last_resolved"),
-        func.max(_flagged("closed", rating, 3)).label("last_closed"),
-        func.count(case((kind == "reopened", 1))).label("reopens"),
+        _plain(func.min(case((kind == EventKind.ASSIGNED, at))), "assigned_at"),
+        _plain(func.min(case((kind == EventKind.ACCEPTED, at))), "accepted_at"),
+        func.min(_flagged(EventKind.ACCEPTED, on_time, 1)).label("first_accepted"),
+        _plain(func.max(case((kind == EventKind.RESOLVED, at))), "resolved_at"),
+        func.max(_flagged(EventKind.RESOLVED, on_time, 1)).label("last_resolved"),
+        func.max(_flagged(EventKind.CLOSED, rating, 3)).label("last_closed"),
+        func.count(case((kind == EventKind.REOPENED, 1))).label("reopens"),
     ]
     unit_joins = _unit_column(level)
     query = _case_rows(unit_joins, start, end, now, where, history)

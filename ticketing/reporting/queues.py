@@ -27,6 +27,7 @@ from ticketing.models.places import Grid, Place, Region
 from ticketing.models.sla import Escalation
 from ticketing.people.visibility import region_ids_under
 from ticketing.sla.ladder import Clock, Level
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 PAGE_SIZE = 50
@@ -374,7 +375,7 @@ def case_detail(
 
 def _transcript(events: Sequence[TicketEvent]) -> Transcript | None:
     """The recogniser's last reading of the recording (`services.attach_transcript`)."""
-    heard = [e for e in events if e.kind == "transcribed"]
+    heard = [e for e in events if e.kind == EventKind.TRANSCRIBED]
     if not heard:
         return None
     last = heard[-1]
@@ -392,9 +393,9 @@ def _open_callback(events: Sequence[TicketEvent]) -> TicketEvent | None:
     how the call went)."""
     latest: TicketEvent | None = None
     for event in events:
-        if event.kind == "callback_requested":
+        if event.kind == EventKind.CALLBACK_REQUESTED:
             latest = event
-        elif event.kind == "note" and latest is not None:
+        elif event.kind == EventKind.NOTE and latest is not None:
             latest = None
     return latest
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from ticketing.sla.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, BusinessCalendar
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import EventKind
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,9 @@ def pauses(history: Iterable[tuple[datetime, str]]) -> list[Pause]:
     found: list[Pause] = []
     opened: datetime | None = None
     for at, kind in sorted(history):
-        if kind == "paused" and opened is None:
+        if kind == EventKind.PAUSED and opened is None:
             opened = at
-        elif kind == "resumed" and opened is not None:
+        elif kind == EventKind.RESUMED and opened is not None:
             found.append(Pause(opened, at))
             opened = None
     if opened is not None:

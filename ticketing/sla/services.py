@@ -32,6 +32,7 @@ from ticketing.sla.ladder import Clock, Level, RunningClock, Step, Timelines, ne
 from ticketing.sla.policies import PolicyRule, SlaPolicy, choose_policy, deadlines, pauses
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
+from ticketing.vocabulary.events import EventKind
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -106,17 +107,19 @@ def _clocks(ticket: Ticket, policy: SlaPolicy) -> list[RunningClock]:
 def resolve_clock_start(ticket: Ticket) -> datetime:
     """Registration, or the last reopening: a reopened case gets the policy's full time
     again, rather than an old deadline that would escalate to the city at once."""
-    reopened = [e.at for e in ticket.events if e.kind == "reopened"]
+    reopened = [e.at for e in ticket.events if e.kind == EventKind.REOPENED]
     return max(reopened, default=ticket.created_at)
 
 
 def pause_history(ticket: Ticket) -> list[tuple[datetime, str]]:
     """The facts pauses are derived from: every 'paused' and 'resumed' event."""
-    return [(e.at, e.kind) for e in ticket.events if e.kind in ("paused", "resumed")]
+    return [
+        (e.at, e.kind) for e in ticket.events if e.kind in (EventKind.PAUSED, EventKind.RESUMED)
+    ]
 
 
 # The events deadlines are computed from (pauses, and a reopening restarting the clock).
-CLOCK_EVENTS = ("paused", "resumed", "reopened")
+CLOCK_EVENTS = (EventKind.PAUSED, EventKind.RESUMED, EventKind.REOPENED)
 
 
 def _fired(session: Session, ticket: Ticket) -> set[tuple[Clock, Level]]:

@@ -53,6 +53,7 @@ from ticketing.notices import wording
 from ticketing.sla.business_time import BusinessCalendar
 from ticketing.sla.ladder import Clock, Step
 from ticketing.unit_of_work import CaseEvent, UnitOfWork
+from ticketing.vocabulary.events import Actor, EventKind
 
 Row = dict[str, Any]
 
@@ -107,8 +108,8 @@ class SweepRows:
             {
                 "ticket_id": ticket.id,
                 "at": now,
-                "kind": "escalated",
-                "actor": "system",
+                "kind": EventKind.ESCALATED.value,
+                "actor": str(Actor.system()),
                 "from_status": None,
                 "to_status": None,
                 "note": f"{step.clock} {step.level}",
