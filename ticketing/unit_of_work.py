@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from ticketing.models.cases import TicketEvent
 from ticketing.models.sms import SmsMessage
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 class CaseEvent:
     """A row of a case's history, committed: what happened to which case, who did it."""
 
-    kind: str
-    actor: str
+    kind: EventKind
+    actor: Actor
     case_id: int
     case_number: str
     channel: str  # the case's source: phone, sms, console, ...
@@ -167,8 +168,8 @@ class UnitOfWork:
 def _case_event(row: TicketEvent) -> CaseEvent:
     ticket = row.ticket
     return CaseEvent(
-        kind=row.kind,
-        actor=row.actor,
+        kind=EventKind(row.kind),
+        actor=Actor.parse(row.actor),
         case_id=ticket.id,
         case_number=ticket.number,
         channel=ticket.source,

@@ -24,7 +24,7 @@ from ticketing.sla.business_time import OFFICE_HOURS, TWENTY_FOUR_SEVEN, Busines
 from ticketing.sla.ladder import Clock, RunningClock, Timelines, schedule
 from ticketing.sla.sweep import sweep
 from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued, UnitOfWork, on_sms_queued
-from ticketing.vocabulary.events import Actor
+from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -230,8 +230,8 @@ def test_the_sweeps_bulk_rows_are_published_as_domain_events_once_committed(
         assert sweep(uow, at(27, 16)) == 2
     escalated = [e for e in heard if isinstance(e, CaseEvent)]
     assert [(e.kind, e.actor, e.case_number, e.at) for e in escalated] == [
-        ("escalated", "system", friday_case, at(27, 16)),
-        ("escalated", "system", friday_case, at(27, 16)),
+        (EventKind.ESCALATED, Actor.system(), friday_case, at(27, 16)),
+        (EventKind.ESCALATED, Actor.system(), friday_case, at(27, 16)),
     ]
     assert [e.data["level"] for e in escalated] == ["reminder", "breach"]
     assert len([e for e in heard if isinstance(e, SmsQueued)]) >= 2

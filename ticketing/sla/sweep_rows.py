@@ -271,8 +271,8 @@ def _update_many(session: Session, cases: list[Row]) -> None:
 
 def _published(ticket: Ticket, row: Row) -> CaseEvent:
     return CaseEvent(
-        kind=row["kind"],
-        actor=row["actor"],
+        kind=EventKind.ESCALATED,
+        actor=Actor.system(),
         case_id=ticket.id,
         case_number=ticket.number,
         channel=ticket.source,
