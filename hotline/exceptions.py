@@ -7,3 +7,7 @@ class SmsRejected(Exception):
 
 class SmsUnavailable(Exception):
     """The provider could not take the message now (down, timeout, rate limit): retry."""
+
+
+class JobsNotBound(RuntimeError):
+    """A job ran in a process that bound no services (an `rq worker` started by hand)."""

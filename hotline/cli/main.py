@@ -201,9 +201,9 @@ def locate(text: str | None, point: str | None, limit: int) -> None:
 @main.command()
 def sweep() -> None:
     """Fire the escalations that are due now, once (for cron)."""
-    from hotline.jobs import tasks
+    from hotline.jobs import context, tasks
 
-    bootstrap()
+    context.bind(bootstrap())  # the job runs here, as a worker would run it
     click.echo(f"fired {tasks.sweep_sla()} escalation(s)")
 
 
@@ -232,9 +232,9 @@ def outbox_list(to_number: str | None, limit: int) -> None:
 @outbox.command("drain")
 def outbox_drain() -> None:
     """Re-enqueue SMS still queued after a minute (for cron)."""
-    from hotline.jobs import tasks
+    from hotline.jobs import context, tasks
 
-    bootstrap()
+    context.bind(bootstrap())  # the job runs here, as a worker would run it
     click.echo(f"re-enqueued {tasks.drain_outbox()} message(s)")
 
 

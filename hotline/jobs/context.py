@@ -4,7 +4,7 @@ Jobs are called by name with ids only (rq serialises nothing else), so they cann
 handed their services: they find them here. A worker process binds its services once
 (`hotline worker`, a test's worker); the in-process queue runs each job inside
 `running_on` its own services (per thread, so the embedded server's threads never see
-each other's); an rq worker started some other way builds them from the environment.
+each other's). Nothing here builds services: the composition root sits above the jobs.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
+
+from hotline.exceptions import JobsNotBound
 
 if TYPE_CHECKING:
     from hotline.bootstrap import Services
@@ -39,8 +41,8 @@ def running_on(services: Services) -> Iterator[Services]:
 
 
 def current() -> Services:
-    """The services of the job being run, else the bound ones, else built from the
-    environment (and bound)."""
-    from hotline.bootstrap import bootstrap
-
-    return _running.get() or _bound or bind(bootstrap())
+    """The services of the job being run, else the ones this process bound."""
+    found = _running.get() or _bound
+    if found is None:
+        raise JobsNotBound("no services bound for jobs: run workers with `hotline worker`")
+    return found
