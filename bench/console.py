@@ -112,8 +112,7 @@ def fill(services: Services, total: int, seed: int, triage_share: float) -> None
     with services.uow() as uow:
         seeding.load_demo_city(uow, now=now)
         for role in ("agent", "supervisor", "admin"):
-            accounts.set_password(uow.session, role, PASSWORD, "bench", now)
-        uow.commit()
+            accounts.set_password(uow, role, PASSWORD, "bench", now)
     seed_cases(services, rng, triage_share)
     copy_cases(services, total)
 

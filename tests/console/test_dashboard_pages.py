@@ -51,7 +51,7 @@ def people(services: Services, clock: FixedClock) -> dict[str, str]:
     with services.uow() as uow:
         for username, (role, area) in USERS.items():
             accounts.add_user(
-                uow.session,
+                uow,
                 username=username,
                 password=PASSWORD,
                 role=role,
@@ -59,7 +59,6 @@ def people(services: Services, clock: FixedClock) -> dict[str, str]:
                 actor="test",
                 now=clock(),
             )
-        uow.commit()
     return {name: role.value for name, (role, _) in USERS.items()}
 
 
@@ -209,7 +208,7 @@ def test_who_may_open_the_dashboard(app: Flask, services: Services, clock: Fixed
     assert app.test_client().get("/console/dashboard/status.csv").status_code == 302
     with services.uow() as uow:
         accounts.add_user(
-            uow.session,
+            uow,
             username="member1",
             password=PASSWORD,
             role=UserRole.GRID_MEMBER,
@@ -217,7 +216,6 @@ def test_who_may_open_the_dashboard(app: Flask, services: Services, clock: Fixed
             actor="test",
             now=clock(),
         )
-        uow.commit()
     member = app.test_client()
     log_in(member, "member1")
     refused = member.get("/console/dashboard")

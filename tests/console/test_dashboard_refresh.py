@@ -67,7 +67,7 @@ def live_app(
     assert services.parallel_reads
     with services.uow() as uow:
         accounts.add_user(
-            uow.session,
+            uow,
             username="agent1",
             password=PASSWORD,
             role=UserRole.AGENT,
@@ -75,7 +75,6 @@ def live_app(
             actor="test",
             now=clock(),
         )
-        uow.commit()
     app = create_app(services=services)
     yield app
     cache = app.extensions.get("dashboard_assessments")
