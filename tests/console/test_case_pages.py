@@ -41,7 +41,7 @@ def _case(
     caller: str | None = CALLER,
 ) -> str:
     with services.uow() as uow:
-        summary, _ = intake.register_case(
+        summary, _ = intake.open_case_uncommitted(
             uow,
             intake.NewCase(category, where, "lamp out by the gate", caller, "zh-CN", source),
             at or local(9),

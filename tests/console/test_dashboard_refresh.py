@@ -86,7 +86,7 @@ def register(app: Flask, category: str, grid: str, clock: FixedClock) -> None:
     services: Services = app.extensions["hotline"]
     with services.uow() as uow:
         new = intake.NewCase(category, grid, "", "+8613812345678", "zh-CN", "phone")
-        intake.register_case(uow, new, clock(), SH)
+        intake.open_case_uncommitted(uow, new, clock(), SH)
         uow.commit()
 
 

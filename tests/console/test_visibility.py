@@ -57,7 +57,7 @@ def _user(session: Session, username: str) -> User:
 def _open_cases(uow: UnitOfWork) -> dict[str, Ticket]:
     opened = {}
     for name, (category, where) in PLACES.items():
-        _, ticket = intake.register_case(
+        _, ticket = intake.open_case_uncommitted(
             uow, intake.NewCase(category, where, "", "+8613812345678", "zh-CN", "phone"), NOW, SH
         )
         opened[name] = ticket

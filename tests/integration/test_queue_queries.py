@@ -42,7 +42,7 @@ def _open(
     category: str = "street_light",
     source: str = "phone",
 ) -> Ticket:
-    _, ticket = intake.register_case(
+    _, ticket = intake.open_case_uncommitted(
         uow,
         intake.NewCase(category, where, f"case at {at:%H:%M}", "+8613812345678", "zh-CN", source),
         at,

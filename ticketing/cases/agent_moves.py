@@ -17,7 +17,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ticketing.cases import closure, repository
-from ticketing.cases.intake import NewCase, dispatch, register_case, route_case
+from ticketing.cases.intake import NewCase, dispatch, open_case_uncommitted, route_case
 from ticketing.cases.services import recategorise, resolve
 from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput, InvalidTransition
@@ -285,7 +285,7 @@ def open_case_by_hand(
         if place is None:
             raise InvalidInput(f"no place {place_id} in the gazetteer")
         point = (place.lat, place.lon)
-    _, ticket = register_case(uow, new, now, tz)
+    _, ticket = open_case_uncommitted(uow, new, now, tz)
     if point is not None:
         ticket.lat, ticket.lon = point
         ticket.place_id = place_id

@@ -1,8 +1,10 @@
 """Registering a case: numbering, placing, routing and telling the people concerned.
 
-One function, `register_case`, does it for every channel (a call, the console, an SMS);
-`open_case` wraps it in its own commit. Routing and dispatch are public because
-reassigning and re-routing a case later reuse them.
+`open_case` is the use case: it registers the case for any channel and commits. A caller
+that must commit the case together with its own records (the call step that opened it,
+the console's typed-in case with its place and priority) uses `open_case_uncommitted` and
+commits itself. Routing and dispatch are public because reassigning and re-routing a case
+later reuse them; like every step here they never commit.
 """
 
 from __future__ import annotations
@@ -94,16 +96,16 @@ def find_location(uow: UnitOfWork, code: str) -> Location | None:
 
 def open_case(uow: UnitOfWork, new: NewCase, now: datetime, tz: ZoneInfo) -> CaseSummary:
     """Register a case, route it, queue the SMS to its assignee and its caller, commit."""
-    summary, _ticket = register_case(uow, new, now, tz)
+    summary, _ticket = open_case_uncommitted(uow, new, now, tz)
     uow.commit()
     return summary
 
 
-def register_case(
+def open_case_uncommitted(
     uow: UnitOfWork, new: NewCase, now: datetime, tz: ZoneInfo
 ) -> tuple[CaseSummary, Ticket]:
-    """Like open_case but without committing, for callers that must commit the case
-    together with their own records (the call step that created it)."""
+    """`open_case` inside a transaction its caller commits, with records of its own (the
+    call step's answer, the typed-in case's place); returns the case too."""
     session = uow.session
     category = repository.category_by_code(session, new.category_code)
     if category is None:
