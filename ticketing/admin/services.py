@@ -22,7 +22,7 @@ from ticketing.models.catalogue import Category, Department
 from ticketing.models.sla import SlaPolicyRow
 from ticketing.people.audit import record_change
 from ticketing.people.rosters import WEEKDAYS
-from ticketing.sla.services import new_policy_version
+from ticketing.sla.services import new_policy_version_uncommitted
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import CategoryLevel, Priority
 
@@ -248,8 +248,8 @@ def change_sla_policy(
             "previous_version": current.version,
         },
     )
-    # new_policy_version checks the calendar and commits, the audit row with it.
-    return new_policy_version(
+    # new_policy_version_uncommitted checks the calendar; the audit row commits with it.
+    row = new_policy_version_uncommitted(
         uow,
         code,
         accept_within=accept_within,
@@ -257,3 +257,5 @@ def change_sla_policy(
         calendar=calendar,
         name=name,
     )
+    uow.commit()
+    return row
