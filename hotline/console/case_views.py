@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, current_user, require_role, services
-from hotline.console.new_case_views import city_bounds, locator, parse_place_id, parse_point
+from hotline.console.maps import locator
 from hotline.settings import Settings
 from ticketing.cases import agent_moves as moves
 from ticketing.cases import services as cases
@@ -34,6 +34,8 @@ from ticketing.models.cases import Ticket
 from ticketing.models.catalogue import Category, Department
 from ticketing.models.people import GridAssignment, Staff
 from ticketing.people.visibility import case_filter, check_assignment_scope
+from ticketing.places.outlines import city_bounds
+from ticketing.places.points import parse_place_id, parse_point
 from ticketing.reporting import queues as qq
 from ticketing.vocabulary.catalogue import Priority
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus

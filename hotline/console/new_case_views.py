@@ -18,17 +18,17 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, require_role, services
 from hotline.console.dashboard_views import map_tiles
-from hotline.console.maps import city_bounds, locator, parse_place_id, parse_point
+from hotline.console.maps import locator
 from ticketing.cases import agent_moves
 from ticketing.cases.intake import NewCase
 from ticketing.exceptions import DomainError, InvalidInput
 from ticketing.models.accounts import UserRole
 from ticketing.models.catalogue import Category
-from ticketing.models.places import Grid, Place
+from ticketing.models.places import Place
+from ticketing.places import outlines
+from ticketing.places.outlines import city_bounds
+from ticketing.places.points import parse_place_id, parse_point
 from ticketing.vocabulary.catalogue import Priority
-
-# The map helpers are exported too: case_views.py still imports them from here.
-__all__ = ["bp", "city_bounds", "locator", "parse_place_id", "parse_point"]
 
 bp = console_blueprint("new_case", __name__, url_prefix="/console")
 
@@ -90,20 +90,12 @@ def grids_in_box() -> Response:
         return _bad("give south, west, north and east")
     app = services()
     with app.uow() as uow:
-        rows = uow.session.execute(
-            select(Grid.code, Grid.name, Grid.polygon)
-            .where(
-                Grid.centre_lat.between(south, north),
-                Grid.centre_lon.between(west, east),
-            )
-            .order_by(Grid.code)
-            .limit(GRIDS_IN_BOX + 1)
-        ).all()
-    if len(rows) > GRIDS_IN_BOX:
+        found = outlines.grids_in_box(uow.session, south, west, north, east, GRIDS_IN_BOX)
+    if found is None:
         return jsonify(too_many=True, grids=[])
     return jsonify(
         too_many=False,
-        grids=[{"code": code, "name": name, "polygon": polygon} for code, name, polygon in rows],
+        grids=[{"code": g.code, "name": g.name, "polygon": g.polygon} for g in found],
     )
 
 
