@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,11 +22,9 @@ from ticketing.cases import agent_moves
 from ticketing.cases.intake import NewCase
 from ticketing.exceptions import DomainError, InvalidInput
 from ticketing.models.accounts import UserRole
-from ticketing.models.catalogue import Category
-from ticketing.models.places import Place
 from ticketing.places import outlines
-from ticketing.places.outlines import city_bounds
 from ticketing.places.points import parse_place_id, parse_point
+from ticketing.reporting import case_page
 from ticketing.vocabulary.catalogue import Priority
 
 bp = console_blueprint("new_case", __name__, url_prefix="/console")
@@ -114,20 +111,16 @@ class Typed:
 
 
 def _form_context(session: Session, typed: Typed) -> dict[str, Any]:
-    categories = session.execute(
-        select(Category.code, Category.name_en, Category.name_zh, Category.default_priority)
-        .where(Category.active)
-        .order_by(Category.name_en)
-    ).all()
+    form = case_page.new_case_form(session)
     return {
-        "categories": [(c, f"{en} / {zh} ({p.value})") for c, en, zh, p in categories],
+        "categories": [(c, f"{en} / {zh} ({p.value})") for c, en, zh, p in form.categories],
         "priorities": [("", "the category's own")] + [(p.value, p.value) for p in Priority],
         "languages": LANGUAGES,
         "sources": SOURCES,
         "values": typed.values,
         "errors": typed.errors,
         "tiles": map_tiles(),
-        "bounds": city_bounds(session),
+        "bounds": form.bounds,
     }
 
 
@@ -214,10 +207,9 @@ def _create(
     app = services()
     now = app.clock()
     with app.uow() as uow:
-        grid_code = _grid_of(uow.session, place_id, point)
         new = NewCase(
             category_code=values["category"],
-            location_code=grid_code,
+            location_code=None,  # the grid of the place or point: found by the service
             description=values["description"],
             caller_phone=values["caller_phone"] or None,
             language=values["language"],
@@ -229,9 +221,10 @@ def _create(
             actor(),
             now,
             app.settings.timezone,
+            locator,
             priority=priority,
             place_id=place_id,
-            point=point if place_id is None else None,
+            point=point,
         )
         if ticket.needs_triage:
             summary = f"waiting for triage ({ticket.triage_reason})"
@@ -240,23 +233,3 @@ def _create(
         else:
             summary = "sent to the department's queue"
         return ticket.number, summary
-
-
-def _grid_of(
-    session: Session, place_id: int | None, point: tuple[float, float] | None
-) -> str | None:
-    """The grid of the chosen place (or else the clicked point); None when neither was
-    given; InvalidInput when the place is unknown or lies outside every grid."""
-    if place_id is not None:
-        place = session.get(Place, place_id)
-        if place is None:
-            raise InvalidInput(f"no place {place_id} in the gazetteer")
-        where = (place.lat, place.lon)
-    elif point is not None:
-        where = point
-    else:
-        return None
-    grid_code = locator(session).grid_at(*where)
-    if grid_code is None:
-        raise InvalidInput(f"{where[0]:.5f}, {where[1]:.5f} lies outside every grid")
-    return grid_code

@@ -16,6 +16,8 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from ticketing.cases import closure, repository
 from ticketing.cases.intake import NewCase, dispatch, open_case_uncommitted, route_case
 from ticketing.cases.services import recategorise, resolve
@@ -26,7 +28,7 @@ from ticketing.models.places import Place
 from ticketing.notices import wording
 from ticketing.people.phones import to_e164
 from ticketing.people.routing import RoutingDecision
-from ticketing.places.indexes import Locator
+from ticketing.places.indexes import Locator, LocatorSource
 from ticketing.sla.services import refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
@@ -263,6 +265,7 @@ def open_case_by_hand(
     actor: str,
     now: datetime,
     tz: ZoneInfo,
+    locate: LocatorSource,
     *,
     priority: Priority | None = None,
     place_id: int | None = None,
@@ -270,21 +273,18 @@ def open_case_by_hand(
 ) -> Ticket:
     """Register a case an agent types in (a live call, a walk-in) and commit it.
 
-    The place is a gazetteer entry or a map point whose grid the caller already found
-    (`new.location_code`); the exact point is kept too, for the map and the duplicate
-    search. A priority other than the category's is set before the deadlines are final
-    and noted in the "created" event, the case's one event, which also names the agent
-    who typed it in (its actor is the caller, as for every channel)."""
+    The place is a gazetteer entry or else a map point; its grid (`new.location_code`) is
+    found in the place index `locate` gives, and the exact point is kept too, for the map
+    and the duplicate search. A priority other than the category's is set before the
+    deadlines are final and noted in the "created" event, the case's one event, which also
+    names the agent who typed it in (its actor is the caller, as for every channel)."""
+    grid_code, point = _located(uow.session, locate, place_id, point)
+    new = replace(new, location_code=grid_code)
     if new.source not in BY_HAND_SOURCES:
         raise InvalidInput(f"a case typed in comes from {' or '.join(BY_HAND_SOURCES)}")
     if new.caller_phone:
         new = replace(new, caller_phone=to_e164(new.caller_phone))
     _text(new.description, "the description")
-    if place_id is not None:
-        place = uow.session.get(Place, place_id)
-        if place is None:
-            raise InvalidInput(f"no place {place_id} in the gazetteer")
-        point = (place.lat, place.lon)
     _, ticket = open_case_uncommitted(uow, new, now, tz)
     if point is not None:
         ticket.lat, ticket.lon = point
@@ -299,3 +299,25 @@ def open_case_by_hand(
             _alert_supervisors(uow, ticket, now)
     uow.commit()
     return ticket
+
+
+def _located(
+    session: Session,
+    locate: LocatorSource,
+    place_id: int | None,
+    point: tuple[float, float] | None,
+) -> tuple[str | None, tuple[float, float] | None]:
+    """The grid of the chosen place (or else of the clicked point) and the point to keep;
+    (None, None) when neither was given; InvalidInput when the place is unknown or lies
+    outside every grid."""
+    if place_id is not None:
+        place = session.get(Place, place_id)
+        if place is None:
+            raise InvalidInput(f"no place {place_id} in the gazetteer")
+        point = (place.lat, place.lon)
+    elif point is None:
+        return None, None
+    grid_code = locate(session).grid_at(*point)
+    if grid_code is None:
+        raise InvalidInput(f"{point[0]:.5f}, {point[1]:.5f} lies outside every grid")
+    return grid_code, point
