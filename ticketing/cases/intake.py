@@ -22,6 +22,7 @@ from ticketing.cases import repository
 from ticketing.cases.numbers import day_prefix, format_case_number, normalise_case_number
 from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput, NotFound
+from ticketing.models.calls import Call
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff
 from ticketing.models.places import Grid, Region
@@ -322,6 +323,23 @@ def get_case(uow: UnitOfWork, number: str) -> CaseSummary:
         raise NotFound(f"no case {number}")
     rules = [e.data.get("rule", "") for e in ticket.events if e.kind == "assigned"]
     return summarise(ticket, str(rules[-1]) if rules else ticket.triage_reason or "")
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    call_sid: str
+    status: str
+    case: CaseSummary | None  # the case the call opened, if it did
+
+
+def get_call(uow: UnitOfWork, call_sid: str) -> CallSummary:
+    """Look a call up by Twilio's call SID, with the case it opened; raise NotFound."""
+    call = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
+    if call is None:
+        raise NotFound(f"no call {call_sid}")
+    ticket = uow.session.get(Ticket, call.ticket_id) if call.ticket_id else None
+    case = get_case(uow, ticket.number) if ticket else None
+    return CallSummary(call.call_sid, call.status, case)
 
 
 def attach_recording(
