@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.app import app_services
 from ticketing.models.accounts import User, UserRole
-from ticketing.people.accounts import session_fingerprint
+from ticketing.people.accounts import logged_in_user, session_fingerprint
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -197,13 +197,7 @@ def find_current_user() -> User | None:
     user_id = session.get("user_id")
     if isinstance(user_id, int):
         with services().uow() as uow:
-            found = uow.session.get(User, user_id)
-            if (
-                found is not None
-                and found.active
-                and hmac.compare_digest(str(session.get("fp", "")), session_fingerprint(found))
-            ):
-                user = found
+            user = logged_in_user(uow.session, user_id, str(session.get("fp", "")))
     g.console_user = user
     return user
 
