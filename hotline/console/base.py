@@ -17,7 +17,10 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+
+# Flask's session is the signed cookie, not a database session: named for what it is.
+from flask import session as cookie
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -141,10 +144,10 @@ def limit_body() -> None:
 
 def csrf_token() -> str:
     """This session's CSRF token, made on first use (templates call it as `csrf_token()`)."""
-    token = session.get(CSRF_SESSION_KEY)
+    token = cookie.get(CSRF_SESSION_KEY)
     if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
+        cookie[CSRF_SESSION_KEY] = token
     return token
 
 
@@ -152,7 +155,7 @@ def check_csrf() -> None:
     """Refuse an unsafe request (400) unless it carries this session's token."""
     if request.method not in UNSAFE_METHODS:
         return
-    expected = session.get(CSRF_SESSION_KEY)
+    expected = cookie.get(CSRF_SESSION_KEY)
     sent = request.form.get(CSRF_FORM_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not isinstance(expected, str) or not expected:
         abort(
@@ -175,16 +178,16 @@ def check_csrf() -> None:
 
 def log_in(user: User) -> None:
     """Start a fresh session for `user` (a new CSRF token too: no fixation)."""
-    session.clear()
-    session.permanent = True
-    session["user_id"] = user.id
-    session["fp"] = session_fingerprint(user)
+    cookie.clear()
+    cookie.permanent = True
+    cookie["user_id"] = user.id
+    cookie["fp"] = session_fingerprint(user)
     csrf_token()
 
 
 def log_out() -> None:
     """Forget the session entirely."""
-    session.clear()
+    cookie.clear()
     g.pop("console_user", None)
 
 
@@ -194,10 +197,10 @@ def find_current_user() -> User | None:
         cached: User | None = g.console_user
         return cached
     user: User | None = None
-    user_id = session.get("user_id")
+    user_id = cookie.get("user_id")
     if isinstance(user_id, int):
         with services().uow() as uow:
-            user = logged_in_user(uow.session, user_id, str(session.get("fp", "")))
+            user = logged_in_user(uow.session, user_id, str(cookie.get("fp", "")))
     g.console_user = user
     return user
 
