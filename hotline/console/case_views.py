@@ -195,6 +195,7 @@ def _render(
             callback_phones=page.callback_phones,
             members=page.members,
             geo=page.geo,
+            attachments=page.attachments,
             tiles=map_tiles(),
         )
     return html, status

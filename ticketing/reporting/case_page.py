@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ticketing.cases.attachments import AttachmentInfo, for_case
 from ticketing.cases.console_moves import offered
 from ticketing.exceptions import NotPermitted
 from ticketing.models.accounts import User, UserRole
@@ -44,6 +45,7 @@ class CasePage:
     departments: list[tuple[str, str]]  # the queues the user may hand the case to
     priorities: list[tuple[str, str]]
     geo: dict[str, Any]  # the grid's outline, the case's point, else the city's box
+    attachments: list[AttachmentInfo]  # oldest first
 
 
 def case_page(session: Session, user: User, number: str, now: datetime) -> CasePage | None:
@@ -93,6 +95,7 @@ def case_page(session: Session, user: User, number: str, now: datetime) -> CaseP
             "point": [ticket.lat, ticket.lon] if ticket.lat is not None else None,
             "bounds": None if detail.polygon else city_bounds(session),
         },
+        attachments=for_case(session, ticket.id),
     )
 
 
