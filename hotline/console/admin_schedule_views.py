@@ -124,12 +124,11 @@ def leave_remove(employee_no: str, leave_id: int) -> Page:
 
 def _calendar_page(errors: dict[str, str], status: int = 200) -> Page:
     with services().uow() as uow:
-        dates = schedules.custom_dates(uow.session)
-        codes = queries.calendar_codes(uow.session)
+        found = queries.calendars(uow.session)
     page = render_template(
         "console/admin/calendar.html",
-        dates=dates,
-        calendars=[(c, c) for c in codes],
+        dates=found.dates,
+        calendars=[(c, c) for c in found.codes],
         errors=errors,
         form=request.form,
     )

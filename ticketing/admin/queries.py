@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ticketing.admin.schedules import staff_member
+from ticketing.admin.schedules import CustomDate, custom_dates, staff_member
 from ticketing.models.accounts import AuditEntry
 from ticketing.models.catalogue import Category, Department
 from ticketing.models.people import GridAssignment, LeavePeriod, RosterShift, Staff
@@ -109,9 +109,16 @@ def roster(session: Session, employee_no: str) -> Roster:
     return Roster(member, list(shifts), list(leaves), [(code, role) for code, role in grids])
 
 
-def calendar_codes(session: Session) -> list[str]:
-    """The codes of every calendar, in order."""
-    return list(session.scalars(select(CalendarRow.code).order_by(CalendarRow.code)))
+@dataclass(frozen=True)
+class Calendars:
+    dates: list[CustomDate]  # the custom dates, as `schedules.custom_dates` lists them
+    codes: list[str]  # every calendar, in order
+
+
+def calendars(session: Session) -> Calendars:
+    """The calendars' custom dates and the calendars one may be set on."""
+    codes = session.scalars(select(CalendarRow.code).order_by(CalendarRow.code))
+    return Calendars(custom_dates(session), list(codes))
 
 
 @dataclass(frozen=True)
