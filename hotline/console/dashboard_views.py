@@ -126,15 +126,12 @@ def _chart_data(
 def page() -> str:
     user = current_user()
     with services().uow() as uow:
-        session = uow.session
-        area, scope = _scope(session, user)
-        where, now, zone = scope.where, scope.now, scope.zone
+        area, scope = _scope(uow.session, user)
         pending = _assessment(scope)  # in a worker meanwhile, if it must be computed
-        # Each set of cases is read once: the open ones, then the weeks' intake.
-        open_cases = dashboards.open_cases(session, where, now)
-        status, grids = open_cases.by_status, open_cases.grids
-        late = dashboards.overdue(session, where, now, OVERDUE_ON_PAGE, open_cases.overdue)
-        intake, trend = dashboards.intake_and_trend(session, where, now, zone, TREND_WEEKS)
+        figures = dashboard_tables.live(scope, OVERDUE_ON_PAGE)
+    now, zone = scope.now, scope.zone
+    status, grids, late = figures.status, figures.grids, figures.overdue
+    intake, trend = figures.intake, figures.trend
     table = pending()
     return render_template(
         "console/dashboard/page.html",

@@ -66,6 +66,27 @@ def _area(session: Session, user: User) -> tuple[str, int | None]:
     return "the whole city", None
 
 
+@dataclass(frozen=True)
+class Live:
+    """The dashboard's figures that are always read afresh (the assessment may be kept)."""
+
+    status: tuple[dashboards.Count, ...]
+    grids: tuple[dashboards.GridLoad, ...]
+    overdue: dashboards.Overdue
+    intake: dashboards.Intake
+    trend: dashboards.Trend
+
+
+def live(scope: Scope, overdue_limit: int) -> Live:
+    """The open cases by status and grid, the `overdue_limit` most overdue, today's intake
+    and the weeks' trend; each set of cases is read once: the open ones, then the weeks'."""
+    session, where, now, zone = scope.session, scope.where, scope.now, scope.zone
+    open_cases = dashboards.open_cases(session, where, now)
+    late = dashboards.overdue(session, where, now, overdue_limit, open_cases.overdue)
+    intake, trend = dashboards.intake_and_trend(session, where, now, zone, scope.weeks)
+    return Live(open_cases.by_status, open_cases.grids, late, intake, trend)
+
+
 def hours(late_seconds: float) -> str:
     return f"{late_seconds / 3600:.1f}"
 
