@@ -1,13 +1,15 @@
-"""The moves an agent or supervisor makes from the console's case page.
+"""The moves an agent or supervisor makes from the console's case page, as steps.
 
 They complete `ticketing.cases.services` (reassign, merge, recategorise, cancel, resolve live
-there and are reused as they are). Each function is one service call: it checks the
-transition table, writes the move's own event, keeps the SLA columns true and leaves
-committing to its caller. A correction that changes who answers for the case (a place in
-another grid, a category of another level) re-routes it, and the new assignment is then
-an "assigned" or "triage" event of its own, as after `services.reroute`; a correction
-that leaves the same person or queue responsible re-dispatches nothing, so nobody gets a
-second SMS and no accept clock restarts for a typo fixed.
+there and are reused as they are). Each checks the transition table, writes the move's
+own event, keeps the SLA columns true and never commits: the use cases of
+`ticketing.cases.console_moves` take the case, call one of them and commit. The one use
+case here is `open_case_by_hand`, which commits the case it registers. A correction that
+changes who answers for the case (a place in another grid, a category of another level)
+re-routes it, and the new assignment is then an "assigned" or "triage" event of its own,
+as after `services.reroute`; a correction that leaves the same person or queue
+responsible re-dispatches nothing, so nobody gets a second SMS and no accept clock
+restarts for a typo fixed.
 """
 
 from __future__ import annotations
