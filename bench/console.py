@@ -93,7 +93,7 @@ def seed_cases(services: Services, rng: random.Random, triage_share: float) -> N
         new = intake.NewCase(category, where, f"bench case {n}", "+8613800000000", "en-US", "phone")
         opened = now - timedelta(minutes=SPREAD_MINUTES) + n * step
         with services.uow() as uow:
-            _, ticket = intake.register_case(uow, new, opened, zone)
+            _, ticket = intake.open_case_uncommitted(uow, new, opened, zone)
             staff = ticket.assignee
             roll = rng.random()
             if staff is not None and roll < ACCEPTED:
@@ -112,8 +112,7 @@ def fill(services: Services, total: int, seed: int, triage_share: float) -> None
     with services.uow() as uow:
         seeding.load_demo_city(uow, now=now)
         for role in ("agent", "supervisor", "admin"):
-            accounts.set_password(uow.session, role, PASSWORD, "bench", now)
-        uow.commit()
+            accounts.set_password(uow, role, PASSWORD, "bench", now)
     seed_cases(services, rng, triage_share)
     copy_cases(services, total)
 

@@ -19,3 +19,7 @@ class NotPermitted(DomainError):
 
 class InvalidInput(DomainError):
     """A value from outside (phone number, command, code) cannot be understood."""
+
+
+class MoveNotAllowed(NotPermitted):
+    """The acting user's role may not make this kind of move on any case."""

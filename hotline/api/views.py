@@ -10,14 +10,11 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from hotline.app import app_services
 from hotline.telephony.signatures import twilio_signed
 from ticketing.cases import intake
-from ticketing.exceptions import NotFound
-from ticketing.models.calls import Call
-from ticketing.models.cases import Ticket
 
 bp = Blueprint("api", __name__)
 
@@ -43,9 +40,4 @@ def case(number: str) -> dict[str, Any]:
 def call(call_sid: str) -> dict[str, Any]:
     services = app_services()
     with services.uow() as uow:
-        row = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
-        if row is None:
-            raise NotFound(f"no call {call_sid}")
-        ticket = uow.session.get(Ticket, row.ticket_id) if row.ticket_id else None
-        summary = asdict(intake.get_case(uow, ticket.number)) if ticket else None
-        return {"call_sid": row.call_sid, "status": row.status, "case": summary}
+        return asdict(intake.get_call(uow, call_sid))

@@ -9,10 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from hotline.bootstrap import bootstrap
-from ticketing.models.sla import SlaPolicyRow
+from ticketing.admin.queries import policy_working_day
 from ticketing.reporting.assessment import COLUMNS, Level, cells, month_bounds
 from ticketing.reporting.outcomes import assessment
 from ticketing.sla.services import load_catalog, new_policy_version, recompute_open_cases
@@ -119,13 +118,9 @@ def sla_set(
     """Make a new version of a policy, then recompute the open cases in batches."""
     services = bootstrap()
     with services.uow() as uow:
-        current = uow.session.scalars(
-            select(SlaPolicyRow).where(SlaPolicyRow.code == code, SlaPolicyRow.current)
-        ).one_or_none()
-        if current is None:
+        day = policy_working_day(uow.session, code, calendar)
+        if day is None:
             raise click.BadParameter(f"no policy {code!r}", param_hint="CODE")
-        catalog = load_catalog(uow.session)
-        day = catalog.calendars[calendar or current.calendar_code].working_day_length
         row = new_policy_version(
             uow,
             code,

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from hotline.bootstrap import Services, bootstrap
 from hotline.jobs.admin import recompute_all
+from ticketing.admin import queries
 from ticketing.admin.grid_import import import_grids
 from ticketing.admin.imports import ImportResult, Progress
 from ticketing.admin.schedules import (
@@ -29,12 +29,10 @@ from ticketing.admin.schedules import (
     remove_leave,
     remove_shift,
     set_custom_date,
-    staff_member,
 )
 from ticketing.admin.services import parse_day, parse_weekday
 from ticketing.admin.staff_import import HEADER, import_staff
 from ticketing.exceptions import DomainError
-from ticketing.models.people import LeavePeriod, RosterShift
 from ticketing.people.audit import recent_changes
 from ticketing.people.rosters import WEEKDAYS
 from ticketing.unit_of_work import UnitOfWork
@@ -220,24 +218,16 @@ def roster_show(employee_no: str) -> None:
     """A member's shifts and leave, with the ids to remove them by."""
     services = bootstrap()
     with _refusals(), services.uow() as uow:
-        member = staff_member(uow.session, employee_no)
-        click.echo(f"{member.employee_no} {member.name} ({member.role.value})")
-        shifts = uow.session.scalars(
-            select(RosterShift)
-            .where(RosterShift.staff_id == member.id)
-            .order_by(RosterShift.weekday, RosterShift.start)
-        ).all()
-        for s in shifts:
-            click.echo(f"  shift #{s.id}: {WEEKDAYS[s.weekday]} {s.start}-{s.end}")
-        if not shifts:
-            click.echo("  no shifts: on call at any time")
-        for leave in uow.session.scalars(
-            select(LeavePeriod)
-            .where(LeavePeriod.staff_id == member.id)
-            .order_by(LeavePeriod.first_day)
-        ):
-            line = f"  leave #{leave.id}: {leave.first_day} to {leave.last_day} {leave.reason}"
-            click.echo(line.rstrip())
+        found = queries.roster(uow.session, employee_no)
+    member = found.member
+    click.echo(f"{member.employee_no} {member.name} ({member.role.value})")
+    for s in found.shifts:
+        click.echo(f"  shift #{s.id}: {WEEKDAYS[s.weekday]} {s.start}-{s.end}")
+    if not found.shifts:
+        click.echo("  no shifts: on call at any time")
+    for leave in found.leaves:
+        line = f"  leave #{leave.id}: {leave.first_day} to {leave.last_day} {leave.reason}"
+        click.echo(line.rstrip())
 
 
 @roster.command("add-shift")

@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from hotline.bootstrap import Services, bootstrap
 from hotline.cli import admin, imports
@@ -30,7 +29,7 @@ from hotline.simulator.caller import (
 )
 from hotline.storage import schema
 from ticketing.demo import seeding
-from ticketing.models.sms import SmsDirection, SmsMessage
+from ticketing.notices.outbox import newest_outbound
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +217,8 @@ def outbox() -> None:
 def outbox_list(to_number: str | None, limit: int) -> None:
     """Show the newest outgoing SMS."""
     services = bootstrap()
-    query = select(SmsMessage).where(SmsMessage.direction == SmsDirection.OUTBOUND)
-    if to_number:
-        query = query.where(SmsMessage.to_number == to_number)
     with services.uow() as uow:
-        for message in uow.session.scalars(query.order_by(SmsMessage.id.desc()).limit(limit)):
+        for message in newest_outbound(uow.session, to_number, limit):
             click.echo(
                 f"#{message.id} {message.status.value:<9} to {message.to_number} "
                 f"({message.purpose}): {message.body}"

@@ -173,7 +173,7 @@ def models_verify(where: _Where, names: tuple[str, ...]) -> None:
     """Re-check installed models (all, or NAMES): files present, archive checksum kept."""
     installed = sm.installed_models(where.manifest(), where.directory)
     if names:
-        installed = _select(where, installed, names)
+        installed = _named(where, installed, names)
     if not installed:
         click.echo("no speech model is installed: see `hotline models list`")
         return
@@ -189,7 +189,7 @@ def models_verify(where: _Where, names: tuple[str, ...]) -> None:
         raise click.ClickException(f"{failed} model(s) failed verification")
 
 
-def _select(
+def _named(
     where: _Where, installed: list[sm.InstalledModel], names: tuple[str, ...]
 ) -> list[sm.InstalledModel]:
     by_name = {model.spec.name: model for model in installed}

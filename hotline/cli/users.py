@@ -117,7 +117,7 @@ def users_add(
     try:
         with services.uow() as uow:
             user = accounts.add_user(
-                uow.session,
+                uow,
                 username=username,
                 password=password,
                 role=role,
@@ -126,7 +126,6 @@ def users_add(
                 actor=cli_actor(),
                 now=services.clock(),
             )
-            uow.commit()
             click.echo(f"added {user.username} ({user.role.value}): {user.display_name}")
     except DomainError as exc:
         _fail(exc)
@@ -165,8 +164,7 @@ def users_unlock(username: str) -> None:
     services = _services()
     try:
         with services.uow() as uow:
-            user = accounts.unlock(uow.session, username, cli_actor(), services.clock())
-            uow.commit()
+            user = accounts.unlock(uow, username, cli_actor(), services.clock())
             click.echo(f"unlocked {user.username}")
     except DomainError as exc:
         _fail(exc)
@@ -181,10 +179,7 @@ def users_password(username: str, password_stdin: bool) -> None:
     services = _services()
     try:
         with services.uow() as uow:
-            user = accounts.set_password(
-                uow.session, username, password, cli_actor(), services.clock()
-            )
-            uow.commit()
+            user = accounts.set_password(uow, username, password, cli_actor(), services.clock())
             click.echo(f"new password set for {user.username}")
     except DomainError as exc:
         _fail(exc)
@@ -208,8 +203,7 @@ def _set_active(username: str, active: bool) -> None:
     services = _services()
     try:
         with services.uow() as uow:
-            user = accounts.set_active(uow.session, username, active, cli_actor(), services.clock())
-            uow.commit()
+            user = accounts.set_active(uow, username, active, cli_actor(), services.clock())
             click.echo(f"{'enabled' if active else 'disabled'} {user.username}")
     except DomainError as exc:
         _fail(exc)

@@ -12,19 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
 
 from hotline.console.admin_views import Page, admin_only, attempt, form_value, now
 from hotline.console.base import actor, console_blueprint, services
 from hotline.jobs.admin import RECOMPUTE_JOB
-from ticketing.admin import schedules
+from ticketing.admin import queries, schedules
 from ticketing.admin import services as admin
-from ticketing.exceptions import InvalidInput
-from ticketing.models.people import GridAssignment, LeavePeriod, RosterShift, Staff
-from ticketing.models.places import Grid
-from ticketing.models.sla import CalendarRow, SlaPolicyRow, SlaRuleRow
+from ticketing.exceptions import NotFound
 from ticketing.people.rosters import WEEKDAYS
-from ticketing.sla.services import load_catalog
 from ticketing.unit_of_work import UnitOfWork
 
 bp = console_blueprint("admin_schedule", __name__, url_prefix="/console/admin")
@@ -41,43 +36,23 @@ def _recompute_deadlines() -> None:
 @admin_only
 def staff_list() -> Page:
     q = request.args.get("q", "").strip()
-    query = select(Staff).order_by(Staff.employee_no).limit(50)
-    if q:
-        like = f"%{q}%"
-        query = query.where(or_(Staff.employee_no.ilike(like), Staff.name.ilike(like)))
     with services().uow() as uow:
-        found = uow.session.scalars(query).all()
+        found = queries.find_staff(uow.session, q)
     return render_template("console/admin/staff_list.html", staff=found, q=q)
 
 
 def _staff_page(employee_no: str, errors: dict[str, str], status: int = 200) -> Page:
     with services().uow() as uow:
-        session = uow.session
-        member = session.scalars(select(Staff).where(Staff.employee_no == employee_no)).first()
-        if member is None:
+        try:
+            found = queries.roster(uow.session, employee_no)
+        except NotFound:
             abort(404, f"There is no staff member {employee_no!r}.")
-        shifts = session.scalars(
-            select(RosterShift)
-            .where(RosterShift.staff_id == member.id)
-            .order_by(RosterShift.weekday, RosterShift.start)
-        ).all()
-        leaves = session.scalars(
-            select(LeavePeriod)
-            .where(LeavePeriod.staff_id == member.id)
-            .order_by(LeavePeriod.first_day)
-        ).all()
-        grids = session.execute(
-            select(Grid.code, GridAssignment.role)
-            .join(GridAssignment, GridAssignment.grid_id == Grid.id)
-            .where(GridAssignment.staff_id == member.id)
-            .order_by(Grid.code)
-        ).all()
         page = render_template(
             "console/admin/staff.html",
-            member=member,
-            shifts=shifts,
-            leaves=leaves,
-            grids=grids,
+            member=found.member,
+            shifts=found.shifts,
+            leaves=found.leaves,
+            grids=found.grids,
             weekdays=list(enumerate(WEEKDAYS)),
             errors=errors,
             form=request.form,
@@ -117,8 +92,7 @@ def shift_add(employee_no: str) -> Page:
 @admin_only
 def shift_remove(employee_no: str, shift_id: int) -> Page:
     def change(uow: UnitOfWork) -> None:
-        _owned(uow, RosterShift, shift_id, employee_no)
-        schedules.remove_shift(uow, actor(), now(), shift_id)
+        schedules.remove_shift(uow, actor(), now(), shift_id, of_member=employee_no)
 
     return _roster_change(employee_no, change, "Shift removed.", "shift")
 
@@ -140,20 +114,9 @@ def leave_add(employee_no: str) -> Page:
 @admin_only
 def leave_remove(employee_no: str, leave_id: int) -> Page:
     def change(uow: UnitOfWork) -> None:
-        _owned(uow, LeavePeriod, leave_id, employee_no)
-        schedules.remove_leave(uow, actor(), now(), leave_id)
+        schedules.remove_leave(uow, actor(), now(), leave_id, of_member=employee_no)
 
     return _roster_change(employee_no, change, "Leave removed.", "leave")
-
-
-def _owned(
-    uow: UnitOfWork, model: type[RosterShift] | type[LeavePeriod], row_id: int, employee_no: str
-) -> None:
-    """A row removed through a member's page must be that member's."""
-    member = schedules.staff_member(uow.session, employee_no)
-    owner = uow.session.scalar(select(model.staff_id).where(model.id == row_id))
-    if owner != member.id:
-        raise InvalidInput(f"{employee_no} has no such entry (#{row_id})")
 
 
 # ---------------------------------------------------------------- calendars
@@ -161,12 +124,11 @@ def _owned(
 
 def _calendar_page(errors: dict[str, str], status: int = 200) -> Page:
     with services().uow() as uow:
-        dates = schedules.custom_dates(uow.session)
-        codes = uow.session.scalars(select(CalendarRow.code).order_by(CalendarRow.code)).all()
+        found = queries.calendars(uow.session)
     page = render_template(
         "console/admin/calendar.html",
-        dates=dates,
-        calendars=[(c, c) for c in codes],
+        dates=found.dates,
+        calendars=[(c, c) for c in found.codes],
         errors=errors,
         form=request.form,
     )
@@ -227,11 +189,8 @@ def calendar_remove() -> Page:
 
 def _sla_page(errors: dict[str, str], status: int = 200, code: str = "") -> Page:
     with services().uow() as uow:
-        catalog = load_catalog(uow.session)
-        versions = uow.session.scalars(
-            select(SlaPolicyRow).order_by(SlaPolicyRow.code, SlaPolicyRow.version.desc())
-        ).all()
-        rules = uow.session.scalars(select(SlaRuleRow).order_by(SlaRuleRow.position)).all()
+        found = queries.sla_policies(uow.session)
+    catalog, versions, rules = found.catalog, found.versions, found.rules
     lengths = {c: cal.working_day_length for c, cal in catalog.calendars.items()}
     page = render_template(
         "console/admin/sla.html",
@@ -256,19 +215,14 @@ def sla() -> Page:
 @admin_only
 def sla_new_version(code: str) -> Page:
     def change(uow: UnitOfWork) -> Any:
-        catalog = load_catalog(uow.session)
-        calendar = form_value("calendar") or None
-        policy = catalog.current.get(code)
-        cal = calendar or (catalog.policies[policy].calendar if policy else "")
-        day = catalog.calendars[cal].working_day_length if cal in catalog.calendars else None
-        return admin.change_sla_policy(
+        return admin.change_sla_policy_from_text(
             uow,
             actor(),
             now(),
             code,
-            accept_within=_duration("accept", day),
-            resolve_within=_duration("resolve", day),
-            calendar=calendar,
+            accept=form_value("accept"),
+            resolve=form_value("resolve"),
+            calendar=form_value("calendar") or None,
             name=form_value("name") or None,
         )
 
@@ -278,12 +232,3 @@ def sla_new_version(code: str) -> Page:
     _recompute_deadlines()
     flash(f"Policy {code} has a new version; open cases' deadlines follow.", "success")
     return redirect(url_for("admin_schedule.sla"))
-
-
-def _duration(field: str, working_day: Any) -> Any:
-    text = form_value(field)
-    if not text:
-        return None
-    if working_day is None:
-        raise InvalidInput("calendar: choose a calendar")
-    return admin.parse_duration(text, working_day, field)

@@ -5,7 +5,7 @@ imports, categories and the audit log (rosters, calendar and SLA policies are in
 Thin views over `ticketing.admin.grid_import`, `ticketing.admin.staff_import` and
 `ticketing.admin.services`: each form is parsed, handed to one service call (which
 validates, audits and commits), and either redirected with a message or shown again with
-the reason and status 400.
+the reason and status 400. The pages read through `ticketing.admin.queries`.
 """
 
 from __future__ import annotations
@@ -17,19 +17,17 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, require_role, services
+from ticketing.admin import queries
 from ticketing.admin import services as admin
 from ticketing.admin.grid_import import import_grids
 from ticketing.admin.imports import ImportResult
 from ticketing.admin.staff_import import HEADER, import_staff
 from ticketing.exceptions import DomainError
-from ticketing.models.accounts import AuditEntry, UserRole
-from ticketing.models.catalogue import Category, Department
-from ticketing.models.people import Staff
-from ticketing.models.places import Grid
+from ticketing.models.accounts import UserRole
+from ticketing.people.audit import every_change, recent_changes
 from ticketing.reporting.tables import spreadsheet_safe
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
@@ -66,14 +64,8 @@ def now() -> datetime:
 @admin_only
 def index() -> Page:
     with services().uow() as uow:
-        session = uow.session
-        counts = {
-            "grids": session.scalar(select(func.count(Grid.id))),
-            "staff": session.scalar(select(func.count(Staff.id))),
-            "categories": session.scalar(select(func.count(Category.id))),
-        }
-        recent = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(10)).all()
-    return render_template("console/admin/index.html", counts=counts, recent=recent)
+        found = queries.overview(uow.session)
+    return render_template("console/admin/index.html", counts=found.counts, recent=found.recent)
 
 
 # ---------------------------------------------------------------- imports
@@ -115,14 +107,12 @@ def import_post() -> Page:
 
 def _category_page(errors: dict[str, str], status: int = 200, **values: Any) -> Page:
     with services().uow() as uow:
-        categories = uow.session.scalars(select(Category).order_by(Category.code)).all()
-        departments = [(d.code, d.name_en) for d in uow.session.scalars(select(Department))]
-        names = {d.id: d.name_en for d in uow.session.scalars(select(Department))}
+        found = queries.categories(uow.session)
     page = render_template(
         "console/admin/categories.html",
-        categories=categories,
-        departments=departments,
-        department_names=names,
+        categories=found.categories,
+        departments=found.departments,
+        department_names=found.department_names,
         priorities=[(p.value, p.value) for p in Priority],
         errors=errors,
         values=values,
@@ -160,16 +150,14 @@ def category_add() -> Page:
 
 def _edit_page(code: str, errors: dict[str, str], status: int = 200) -> Page:
     with services().uow() as uow:
-        row = uow.session.scalars(select(Category).where(Category.code == code)).one_or_none()
-        if row is None:
+        found = queries.category_form(uow.session, code)
+        if found is None:
             abort(404, f"There is no category {code!r}.")
-        departments = [(d.code, d.name_en) for d in uow.session.scalars(select(Department))]
-        current = row.department.code if row.department else ""
         page = render_template(
             "console/admin/category.html",
-            category=row,
-            department=current,
-            departments=departments,
+            category=found.category,
+            department=found.department,
+            departments=found.departments,
             priorities=[(p.value, p.value) for p in Priority],
             errors=errors,
         )
@@ -211,11 +199,8 @@ def category_save(code: str) -> Page:
 @admin_only
 def audit() -> Page:
     before = request.args.get("before", type=int)
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE)
-    if before:
-        query = query.where(AuditEntry.id < before)
     with services().uow() as uow:
-        entries = uow.session.scalars(query).all()
+        entries = recent_changes(uow.session, AUDIT_PAGE, before=before)
     older = entries[-1].id if len(entries) == AUDIT_PAGE else None
     return render_template("console/admin/audit.html", entries=entries, older=older)
 
@@ -227,7 +212,7 @@ def audit_csv() -> Response:
     writer = csv.writer(out)
     writer.writerow(["id", "at_utc", "actor", "action", "target", "data"])
     with services().uow() as uow:
-        for e in uow.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())):
+        for e in every_change(uow.session):
             data = ";".join(f"{k}={v}" for k, v in e.data.items())
             cells = (e.actor, e.action, e.target, data)
             writer.writerow([e.id, e.at.isoformat(), *(spreadsheet_safe(c) for c in cells)])

@@ -1,8 +1,8 @@
 """A case's attachments on the console: each file, for the users who may see the case.
 
-The case page lists them (the `case_attachments` template global, read in the page's own
-session); the file itself is served here, scoped by `ticketing.people.visibility.case_filter` so a
-case outside the user's area answers 404 just like a missing file. The stored type was
+The case page lists them (read with the page, `ticketing.reporting.case_page`); the file
+itself is served here, scoped by `ticketing.people.visibility.case_filter` so a case
+outside the user's area answers 404 just like a missing file. The stored type was
 read from the file's first bytes when it was uploaded; the browser is told to show it
 inline and not to guess another type.
 """
@@ -10,16 +10,13 @@ inline and not to guess another type.
 from __future__ import annotations
 
 from flask import abort, send_file
-from sqlalchemy.orm import object_session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import console_blueprint, current_user, require_role, services
 from hotline.storage import attachments
-from ticketing.cases.attachments import AttachmentInfo, for_case, visible_file
+from ticketing.cases.attachments import visible_file
 from ticketing.cases.numbers import normalise_case_number
 from ticketing.models.accounts import UserRole
-from ticketing.models.cases import Ticket
-from ticketing.people.visibility import case_filter
 
 bp = console_blueprint("attachments", __name__, url_prefix="/console/cases")
 
@@ -32,7 +29,7 @@ def attachment(number: str, attachment_id: int) -> WerkzeugResponse:
     number = normalise_case_number(number) or ""
     app = services()
     with app.uow() as uow:
-        found = visible_file(uow.session, number, attachment_id, case_filter(uow.session, user))
+        found = visible_file(uow.session, user, number, attachment_id)
     path = attachments.stored_file(app.settings.var_dir, found.stored_path) if found else None
     if found is None or path is None:
         abort(404)
@@ -41,12 +38,3 @@ def attachment(number: str, attachment_id: int) -> WerkzeugResponse:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-@bp.app_template_global()
-def case_attachments(ticket: Ticket) -> list[AttachmentInfo]:
-    """The attachments of a case already on the page (read in the page's session)."""
-    session = object_session(ticket)
-    if session is None:
-        return []
-    return for_case(session, ticket.id)

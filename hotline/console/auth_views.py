@@ -57,8 +57,7 @@ def login_post() -> tuple[str, int] | WerkzeugResponse:
     else:
         app_services = services()
         with app_services.uow() as uow:
-            result = accounts.authenticate(uow.session, username, password, app_services.clock())
-            uow.commit()  # the failure count and a lockout must stick too
+            result = accounts.authenticate(uow, username, password, app_services.clock())
             if result.user is not None:
                 log_in(result.user)
                 return redirect(target or home_for(result.user))
@@ -92,13 +91,12 @@ def account_post() -> tuple[str, int] | WerkzeugResponse:
         try:
             with app_services.uow() as uow:
                 user = accounts.change_password(
-                    uow.session,
+                    uow,
                     current_user().id,
                     form.get("current_password", ""),
                     form.get("new_password", ""),
                     app_services.clock(),
                 )
-                uow.commit()
         except DomainError as exc:
             field = "current_password" if "current" in str(exc) else "new_password"
             errors[field] = str(exc)

@@ -17,14 +17,17 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+
+# Flask's session is the signed cookie, not a database session: named for what it is.
+from flask import session as cookie
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.app import app_services
 from ticketing.models.accounts import User, UserRole
-from ticketing.people.accounts import session_fingerprint
+from ticketing.people.accounts import logged_in_user, session_fingerprint
 from ticketing.vocabulary.events import Actor
 
 P = ParamSpec("P")
@@ -142,10 +145,10 @@ def limit_body() -> None:
 
 def csrf_token() -> str:
     """This session's CSRF token, made on first use (templates call it as `csrf_token()`)."""
-    token = session.get(CSRF_SESSION_KEY)
+    token = cookie.get(CSRF_SESSION_KEY)
     if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
+        cookie[CSRF_SESSION_KEY] = token
     return token
 
 
@@ -153,7 +156,7 @@ def check_csrf() -> None:
     """Refuse an unsafe request (400) unless it carries this session's token."""
     if request.method not in UNSAFE_METHODS:
         return
-    expected = session.get(CSRF_SESSION_KEY)
+    expected = cookie.get(CSRF_SESSION_KEY)
     sent = request.form.get(CSRF_FORM_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not isinstance(expected, str) or not expected:
         abort(
@@ -176,16 +179,16 @@ def check_csrf() -> None:
 
 def log_in(user: User) -> None:
     """Start a fresh session for `user` (a new CSRF token too: no fixation)."""
-    session.clear()
-    session.permanent = True
-    session["user_id"] = user.id
-    session["fp"] = session_fingerprint(user)
+    cookie.clear()
+    cookie.permanent = True
+    cookie["user_id"] = user.id
+    cookie["fp"] = session_fingerprint(user)
     csrf_token()
 
 
 def log_out() -> None:
     """Forget the session entirely."""
-    session.clear()
+    cookie.clear()
     g.pop("console_user", None)
 
 
@@ -195,16 +198,10 @@ def find_current_user() -> User | None:
         cached: User | None = g.console_user
         return cached
     user: User | None = None
-    user_id = session.get("user_id")
+    user_id = cookie.get("user_id")
     if isinstance(user_id, int):
         with services().uow() as uow:
-            found = uow.session.get(User, user_id)
-            if (
-                found is not None
-                and found.active
-                and hmac.compare_digest(str(session.get("fp", "")), session_fingerprint(found))
-            ):
-                user = found
+            user = logged_in_user(uow.session, user_id, str(cookie.get("fp", "")))
     g.console_user = user
     return user
 

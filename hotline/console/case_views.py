@@ -1,11 +1,13 @@
 """The case page: everything about one case, and every move on it as a small form.
 
-Each move is a POST to `/console/cases/<number>/<move>` that calls one service function
-(`ticketing.cases.agent_moves` or `ticketing.cases.services`), commits, and redirects back with a
-message; input the domain refuses re-shows the page with the reason beside that form.
-A case outside the user's `case_filter` is 404 whatever the method, so its existence
-does not leak; a move the user's role may not make is 403. The caller's number is
-masked for everyone but agents and administrators, who call residents back.
+Each move is a POST to `/console/cases/<number>/<move>` that calls one use case of
+`ticketing.cases.console_moves` (which locks the case, checks the user may make the move,
+makes it and commits) and redirects back with a message; input the domain refuses
+re-shows the page with the reason beside that form. A case outside the user's
+`case_filter` is 404 whatever the method, so its existence does not leak; a move the
+user's role may not make is 403. The page itself is one read,
+`ticketing.reporting.case_page`, which also masks the caller's number for everyone but
+agents and administrators, who call residents back.
 """
 
 from __future__ import annotations
@@ -13,198 +15,133 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, current_user, require_role, services
-from hotline.console.new_case_views import city_bounds, locator, parse_place_id, parse_point
+from hotline.console.dashboard_views import map_tiles
+from hotline.console.maps import locator
 from hotline.settings import Settings
-from ticketing.cases import agent_moves as moves
-from ticketing.cases import services as cases
+from ticketing.cases import console_moves
+from ticketing.cases.console_moves import Mover
 from ticketing.cases.numbers import normalise_case_number
-from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotPermitted
+from ticketing.exceptions import (
+    DomainError,
+    InvalidTransition,
+    MoveNotAllowed,
+    NotFound,
+    NotPermitted,
+)
 from ticketing.models.accounts import User, UserRole
-from ticketing.models.cases import Ticket
-from ticketing.models.catalogue import Category, Department
-from ticketing.models.people import GridAssignment, Staff
-from ticketing.people.visibility import case_filter, check_assignment_scope
-from ticketing.reporting import queues as qq
-from ticketing.vocabulary.catalogue import Priority
-from ticketing.vocabulary.events import Actor, EventKind
-from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TicketStatus
+from ticketing.people.visibility import visible_number
+from ticketing.reporting import case_page as pages
+from ticketing.unit_of_work import UnitOfWork
+
+Form = MultiDict[str, str]
 
 bp = console_blueprint("cases", __name__, url_prefix="/console/cases")
 
-_R = UserRole
 VIEWERS = tuple(UserRole)
-SEE_PHONE = (_R.AGENT, _R.ADMIN)
-CORRECTORS = (_R.AGENT, _R.SUPERVISOR, _R.ADMIN)
-
-
-@dataclass
-class Move:
-    """One move being made: the locked case, what the form sent, who and when."""
-
-    session: Session
-    ticket: Ticket
-    form: MultiDict[str, str]
-    actor: Actor
-    visible: ColumnElement[bool]
-    user: User
-
-    def text(self, name: str) -> str:
-        return self.form.get(name, "").strip()
 
 
 @dataclass(frozen=True)
 class Action:
     label: str
-    roles: tuple[UserRole, ...]
-    statuses: frozenset[TicketStatus]  # where the form is offered (the domain decides)
-    run: Callable[[Any, Move], str]  # (unit of work, move) -> the message to flash
+    run: Callable[[UnitOfWork, Mover, str, Form], str]  # -> the message to flash
 
 
-def _now() -> Any:
-    return services().clock()
+def _text(form: Form, name: str) -> str:
+    return form.get(name, "").strip()
 
 
-def _tz() -> Any:
-    return services().settings.timezone
-
-
-def _note(uow: Any, m: Move) -> str:
-    moves.add_note(uow, m.ticket, m.actor, m.text("note"), _now())
+def _note(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    console_moves.add_note(uow, by, number, _text(form, "note"))
     return "Note added."
 
 
-def _callback(uow: Any, m: Move) -> str:
-    number = moves.request_callback(
-        uow, m.ticket, m.actor, m.text("phone"), m.text("reason"), _now()
+def _callback(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    called = console_moves.request_callback(
+        uow, by, number, _text(form, "phone"), _text(form, "reason")
     )
-    return f"Callback requested to {number}."
+    return f"Callback requested to {called}."
 
 
-def _category(uow: Any, m: Move) -> str:
-    decision = moves.correct_category(
-        uow, m.ticket, m.text("category"), m.actor, m.text("reason"), _now(), _tz()
+def _category(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    decision = console_moves.correct_category(
+        uow, by, number, _text(form, "category"), _text(form, "reason")
     )
     return f"Category corrected; routing: {decision.rule}."
 
 
-def _priority(uow: Any, m: Move) -> str:
-    try:
-        priority = Priority(m.text("priority"))
-    except ValueError as exc:
-        raise InvalidInput(f"there is no priority {m.text('priority')!r}") from exc
-    moves.change_priority(uow, m.ticket, priority, m.actor, m.text("reason"), _now())
+def _priority(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    priority = console_moves.change_priority(
+        uow, by, number, _text(form, "priority"), _text(form, "reason")
+    )
     return f"Priority is now {priority}; deadlines recomputed."
 
 
-def _place(uow: Any, m: Move) -> str:
-    decision = moves.change_place(
+def _place(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    placed = console_moves.change_place(
         uow,
-        m.ticket,
-        m.actor,
-        m.text("reason"),
-        _now(),
-        _tz(),
-        locator(m.session),
-        place_id=parse_place_id(m.text("place_id")),
-        point=parse_point(m.text("lat"), m.text("lon")) if not m.text("place_id") else None,
+        by,
+        number,
+        locator,
+        _text(form, "reason"),
+        place_id=_text(form, "place_id"),
+        lat=_text(form, "lat"),
+        lon=_text(form, "lon"),
     )
-    grid = m.ticket.grid.code if m.ticket.grid else "?"
-    return f"Place corrected (grid {grid}); routing: {decision.rule}."
+    return f"Place corrected (grid {placed.grid}); routing: {placed.decision.rule}."
 
 
-def _assign(uow: Any, m: Move) -> str:
-    staff = None
-    if m.text("staff"):
-        key = m.text("staff")
-        staff = m.session.scalars(select(Staff).where(Staff.employee_no == key)).one_or_none()
-        if staff is None or not staff.active:
-            raise InvalidInput(f"no active staff member with employee number {key!r}")
-    department_id = None
-    if m.text("department") and staff is None:
-        department_id = m.session.scalar(
-            select(Department.id).where(Department.code == m.text("department"))
-        )
-        if department_id is None:
-            raise InvalidInput(f"there is no department {m.text('department')!r}")
-    check_assignment_scope(m.session, m.user, staff, department_id)
-    cases.reassign(uow, m.ticket, staff, department_id, m.actor, m.text("reason"), _now())
-    return f"Assigned to {staff.name if staff else m.text('department')}."
-
-
-def _merge(uow: Any, m: Move) -> str:
-    number = normalise_case_number(m.text("into"))
-    into = (
-        m.session.scalars(
-            select(Ticket).where(Ticket.number == number, m.visible).with_for_update(of=Ticket)
-        ).one_or_none()
-        if number
-        else None
+def _assign(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    holder = console_moves.assign_case(
+        uow, by, number, _text(form, "staff"), _text(form, "department"), _text(form, "reason")
     )
-    if into is None:
-        raise InvalidInput(f"there is no case {m.text('into')!r} to merge into")
-    cases.merge(uow, m.ticket, into, m.actor, _now())
-    return f"Merged into case {into.number}."
+    return f"Assigned to {holder}."
 
 
-def _resolve(uow: Any, m: Move) -> str:
-    moves.resolve_case(uow, m.ticket, m.actor, m.text("note"), _now())
+def _merge(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    into = console_moves.merge_case(uow, by, number, _text(form, "into"))
+    return f"Merged into case {into}."
+
+
+def _resolve(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    console_moves.resolve_case(uow, by, number, _text(form, "note"))
     return "Resolved; the caller is told and asked to rate."
 
 
-def _close(uow: Any, m: Move) -> str:
-    moves.close_case(uow, m.ticket, m.actor, m.text("reason"), _now())
+def _close(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    console_moves.close_case(uow, by, number, _text(form, "reason"))
     return "Closed."
 
 
-def _reopen(uow: Any, m: Move) -> str:
-    moves.reopen_case(uow, m.ticket, m.actor, m.text("reason"), _now())
+def _reopen(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    console_moves.reopen_case(uow, by, number, _text(form, "reason"))
     return "Reopened; the assignee is told."
 
 
-def _cancel(uow: Any, m: Move) -> str:
-    if m.ticket.status not in OPEN_STATUSES:
-        raise InvalidTransition(f"case {m.ticket.number} is {m.ticket.status}: nothing to cancel")
-    cases.cancel(uow, m.ticket, m.actor, m.text("reason"), _now())
+def _cancel(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
+    console_moves.cancel_case(uow, by, number, _text(form, "reason"))
     return "Cancelled."
 
 
-ANY = frozenset(TicketStatus)
-OPEN = frozenset(OPEN_STATUSES)
+# Every move of `console_moves.MOVES`, in its order, with its form's label.
 ACTIONS: dict[str, Action] = {
-    "note": Action("Add a note", VIEWERS, ANY, _note),
-    "callback": Action("Request a callback", CORRECTORS, ANY, _callback),
-    "category": Action("Correct the category", CORRECTORS, OPEN, _category),
-    "priority": Action("Change the priority", CORRECTORS, OPEN, _priority),
-    "place": Action("Correct the place", CORRECTORS, OPEN, _place),
-    "assign": Action("Assign or reassign", (*CORRECTORS, _R.DISPATCHER), OPEN, _assign),
-    "merge": Action("Merge into another case", CORRECTORS, OPEN, _merge),
-    "resolve": Action(
-        "Resolve", (*CORRECTORS, _R.DISPATCHER), frozenset({TicketStatus.ACCEPTED}), _resolve
-    ),
-    "close": Action("Close", CORRECTORS, frozenset({TicketStatus.RESOLVED}), _close),
-    "reopen": Action("Reopen", CORRECTORS, frozenset({TicketStatus.RESOLVED}), _reopen),
-    "cancel": Action("Cancel", CORRECTORS, OPEN, _cancel),
+    "note": Action("Add a note", _note),
+    "callback": Action("Request a callback", _callback),
+    "category": Action("Correct the category", _category),
+    "priority": Action("Change the priority", _priority),
+    "place": Action("Correct the place", _place),
+    "assign": Action("Assign or reassign", _assign),
+    "merge": Action("Merge into another case", _merge),
+    "resolve": Action("Resolve", _resolve),
+    "close": Action("Close", _close),
+    "reopen": Action("Reopen", _reopen),
+    "cancel": Action("Cancel", _cancel),
 }
-
-
-def mask_phone(phone: str | None, user: User) -> str:
-    """+86138****5678 for everyone but agents and administrators."""
-    if not phone:
-        return ""
-    if user.role in SEE_PHONE:
-        return phone
-    if len(phone) <= 8:
-        return "*" * (len(phone) - 2) + phone[-2:]
-    return phone[:6] + "*" * (len(phone) - 10) + phone[-4:]
 
 
 def recording_path(settings: Settings, number: str) -> Path:
@@ -229,18 +166,17 @@ def _render(
     user: User,
     number: str,
     errors: dict[str, str] | None = None,
-    form: MultiDict[str, str] | None = None,
+    form: Form | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     app = services()
     now = app.clock()
     with app.uow() as uow:
-        session = uow.session
-        detail = qq.case_detail(session, number, case_filter(session, user), now)
-        if detail is None:
+        page = pages.case_page(uow.session, user, number, now)
+        if page is None:
             abort(404)
-        context = _context(session, user, detail)
-        page = render_template(
+        detail = page.detail
+        html = render_template(
             "console/cases/case.html",
             d=detail,
             t=detail.ticket,
@@ -249,98 +185,20 @@ def _render(
             zone=app.settings.timezone,
             now=now,
             has_recording=recording_path(app.settings, detail.ticket.number).is_file(),
-            **context,
+            actions={name: ACTIONS[name] for name in page.moves},
+            caller=page.caller,
+            callback_phone=page.callback_phone,
+            actors=page.actors,
+            categories=page.categories,
+            departments=page.departments,
+            priorities=page.priorities,
+            callback_phones=page.callback_phones,
+            members=page.members,
+            geo=page.geo,
+            attachments=page.attachments,
+            tiles=map_tiles(),
         )
-    return page, status
-
-
-def _context(session: Session, user: User, detail: qq.CaseDetail) -> dict[str, Any]:
-    ticket = detail.ticket
-    from hotline.console.dashboard_views import map_tiles
-
-    actions = {
-        name: action
-        for name, action in ACTIONS.items()
-        if user.role in action.roles and ticket.status in action.statuses
-    }
-    members: list[tuple[str, str]] = []
-    if "assign" in actions and ticket.grid_id is not None:
-        members = [
-            (staff.employee_no, f"{staff.name} ({role})")
-            for staff, role in session.execute(
-                select(Staff, GridAssignment.role)
-                .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-                .where(GridAssignment.grid_id == ticket.grid_id, Staff.active)
-                .order_by(GridAssignment.role, Staff.name)
-            )
-            if _may_assign(session, user, staff)
-        ]
-    departments = select(Department.code, Department.name_en).order_by(Department.name_en)
-    if user.role is _R.DISPATCHER:  # the only queue it may hand a case to
-        departments = departments.where(Department.id == user.department_id)
-    return {
-        "actions": actions,
-        "caller": mask_phone(ticket.caller_phone, user),
-        "callback_phone": mask_phone(str(detail.callback.data.get("phone", "")), user)
-        if detail.callback
-        else "",
-        "actors": _actor_names(session, user, ticket),
-        "categories": session.execute(
-            select(Category.code, Category.name_en)
-            .where(Category.active)
-            .order_by(Category.name_en)
-        ).all(),
-        "departments": session.execute(departments).all(),
-        "priorities": [(p.value, p.value) for p in Priority],
-        "callback_phones": {
-            e.id: mask_phone(str(e.data.get("phone", "")), user)
-            for e in ticket.events
-            if e.kind == EventKind.CALLBACK_REQUESTED
-        },
-        "members": members,
-        "geo": {
-            "outline": detail.polygon,
-            "point": [ticket.lat, ticket.lon] if ticket.lat is not None else None,
-            "bounds": None if detail.polygon else city_bounds(session),
-        },
-        "tiles": map_tiles(),
-    }
-
-
-def _may_assign(session: Session, user: User, staff: Staff) -> bool:
-    """Whether the assign form should offer this person (the move itself checks again)."""
-    try:
-        check_assignment_scope(session, user, staff, None)
-    except NotPermitted:
-        return False
-    return True
-
-
-def _actor_names(session: Session, user: User, ticket: Ticket) -> dict[str, str]:
-    """How each event's actor reads on the page: a name, or a masked caller."""
-    names: dict[str, str] = {str(Actor.system()): "system"}
-    user_ids, staff_ids = set(), set()
-    for event in ticket.events:
-        who = Actor.parse(event.actor)
-        if who.user_id is not None:
-            user_ids.add(who.user_id)
-        elif who.staff_id is not None:
-            staff_ids.add(who.staff_id)
-        elif who.phone is not None:
-            names[event.actor] = f"caller {mask_phone(who.phone, user)}"
-        elif who == Actor.caller(None):
-            names[event.actor] = "caller (no number)"
-    if user_ids:
-        for user_id, name in session.execute(
-            select(User.id, User.display_name).where(User.id.in_(user_ids))
-        ):
-            names[str(Actor.user(user_id))] = name
-    if staff_ids:
-        for staff_id, name in session.execute(
-            select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))
-        ):
-            names[str(Actor.staff(staff_id))] = name
-    return names
+    return html, status
 
 
 @bp.post("/<number>/<name>")
@@ -353,25 +211,19 @@ def act(number: str, name: str) -> WerkzeugResponse | tuple[str, int]:
     if action is None:
         abort(404)
     app = services()
-    with app.uow() as uow:
-        session = uow.session
-        visible = case_filter(session, user)
-        ticket = session.scalars(
-            select(Ticket).where(Ticket.number == number, visible).with_for_update(of=Ticket)
-        ).one_or_none()
-        if ticket is None:
-            abort(404)
-        if user.role not in action.roles:
-            abort(403)
-        try:
-            move = Move(session, ticket, request.form, actor(), visible, user)
-            message = action.run(uow, move)
-            uow.commit()
-        except DomainError as exc:
-            reason, code = str(exc), _refusal_code(exc)
-        else:
-            flash(message, "success")
-            return redirect(url_for(".case_page", number=number) + f"#{name}")
+    by = Mover(user, actor(), app.clock(), app.settings.timezone)
+    try:
+        with app.uow() as uow:
+            message = action.run(uow, by, number, request.form)
+    except NotFound:
+        abort(404)
+    except MoveNotAllowed:
+        abort(403)
+    except DomainError as exc:
+        reason, code = str(exc), _refusal_code(exc)
+    else:
+        flash(message, "success")
+        return redirect(url_for(".case_page", number=number) + f"#{name}")
     return _render(user, number, errors={name: reason}, form=request.form, status=code)
 
 
@@ -391,10 +243,7 @@ def recording(number: str) -> WerkzeugResponse:
     number = _number(number)
     app = services()
     with app.uow() as uow:
-        session = uow.session
-        found = session.scalar(
-            select(Ticket.number).where(Ticket.number == number, case_filter(session, user))
-        )
+        found = visible_number(uow.session, user, number)
     if found is None:
         abort(404)
     path = recording_path(app.settings, found)

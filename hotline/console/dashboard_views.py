@@ -17,16 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, abort, current_app, render_template
-from sqlalchemy import select
 from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
 from hotline.console.base import console_blueprint, current_user, require_role, serves, services
 from hotline.console.figure_cache import FigureCache
 from ticketing.models.accounts import User, UserRole
-from ticketing.models.catalogue import Department
-from ticketing.models.places import Region
-from ticketing.people import visibility
 from ticketing.reporting import dashboards
 from ticketing.reporting import tables as dashboard_tables
 from ticketing.reporting.assessment import COLUMNS, cells
@@ -56,27 +52,11 @@ def map_tiles() -> str:
     return url
 
 
-def _area(session: Session, user: User) -> tuple[str, int | None]:
-    """How the viewer's scope is named, and its region (None: not a region)."""
-    if user.role is UserRole.SUPERVISOR and user.region_id is not None:
-        region = session.get(Region, user.region_id)
-        return (f"{region.name_en} ({region.code})" if region else "your area"), user.region_id
-    if user.role is UserRole.DISPATCHER and user.department_id is not None:
-        name = session.scalar(select(Department.name_en).where(Department.id == user.department_id))
-        return f"{name or 'your department'}: its cases", None
-    return "the whole city", None
-
-
-def _scope(session: Session, user: User, region_id: int | None) -> dashboard_tables.Scope:
+def _scope(session: Session, user: User) -> tuple[str, dashboard_tables.Scope]:
+    """The viewer's scope and its name on the page."""
     app_services = services()
-    return dashboard_tables.Scope(
-        session=session,
-        where=visibility.case_filter(session, user),
-        now=app_services.clock(),
-        zone=app_services.settings.timezone,
-        level=dashboards.subarea_level(session, region_id),
-        weeks=TREND_WEEKS,
-    )
+    now, zone = app_services.clock(), app_services.settings.timezone
+    return dashboard_tables.scope_for(session, user, now, zone, TREND_WEEKS)
 
 
 def _assessment(scope: dashboard_tables.Scope) -> Callable[[], dashboards.Assessment]:
@@ -146,16 +126,12 @@ def _chart_data(
 def page() -> str:
     user = current_user()
     with services().uow() as uow:
-        session = uow.session
-        area, region_id = _area(session, user)
-        scope = _scope(session, user, region_id)
-        where, now, zone = scope.where, scope.now, scope.zone
+        area, scope = _scope(uow.session, user)
         pending = _assessment(scope)  # in a worker meanwhile, if it must be computed
-        # Each set of cases is read once: the open ones, then the weeks' intake.
-        open_cases = dashboards.open_cases(session, where, now)
-        status, grids = open_cases.by_status, open_cases.grids
-        late = dashboards.overdue(session, where, now, OVERDUE_ON_PAGE, open_cases.overdue)
-        intake, trend = dashboards.intake_and_trend(session, where, now, zone, TREND_WEEKS)
+        figures = dashboard_tables.live(scope, OVERDUE_ON_PAGE)
+    now, zone = scope.now, scope.zone
+    status, grids, late = figures.status, figures.grids, figures.overdue
+    intake, trend = figures.intake, figures.trend
     table = pending()
     return render_template(
         "console/dashboard/page.html",
@@ -186,8 +162,7 @@ def export(name: str) -> Response:
         abort(404)
     user = current_user()
     with services().uow() as uow:
-        _, region_id = _area(uow.session, user)
-        scope = _scope(uow.session, user, region_id)
+        _, scope = _scope(uow.session, user)
         pending = _assessment(scope) if name == "assessment" else None
         rows = export_table(scope) if pending is None else []
     if pending is not None:  # the same (possibly kept) figures as the page

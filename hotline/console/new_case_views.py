@@ -12,23 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, require_role, services
 from hotline.console.dashboard_views import map_tiles
-from hotline.console.maps import city_bounds, locator, parse_place_id, parse_point
+from hotline.console.maps import locator
 from ticketing.cases import agent_moves
 from ticketing.cases.intake import NewCase
 from ticketing.exceptions import DomainError, InvalidInput
 from ticketing.models.accounts import UserRole
-from ticketing.models.catalogue import Category
-from ticketing.models.places import Grid, Place
+from ticketing.places import outlines
+from ticketing.places.points import parse_place_id, parse_point
+from ticketing.reporting import case_page
 from ticketing.vocabulary.catalogue import Priority
-
-# The map helpers are exported too: case_views.py still imports them from here.
-__all__ = ["bp", "city_bounds", "locator", "parse_place_id", "parse_point"]
 
 bp = console_blueprint("new_case", __name__, url_prefix="/console")
 
@@ -90,20 +87,12 @@ def grids_in_box() -> Response:
         return _bad("give south, west, north and east")
     app = services()
     with app.uow() as uow:
-        rows = uow.session.execute(
-            select(Grid.code, Grid.name, Grid.polygon)
-            .where(
-                Grid.centre_lat.between(south, north),
-                Grid.centre_lon.between(west, east),
-            )
-            .order_by(Grid.code)
-            .limit(GRIDS_IN_BOX + 1)
-        ).all()
-    if len(rows) > GRIDS_IN_BOX:
+        found = outlines.grids_in_box(uow.session, south, west, north, east, GRIDS_IN_BOX)
+    if found is None:
         return jsonify(too_many=True, grids=[])
     return jsonify(
         too_many=False,
-        grids=[{"code": code, "name": name, "polygon": polygon} for code, name, polygon in rows],
+        grids=[{"code": g.code, "name": g.name, "polygon": g.polygon} for g in found],
     )
 
 
@@ -122,20 +111,16 @@ class Typed:
 
 
 def _form_context(session: Session, typed: Typed) -> dict[str, Any]:
-    categories = session.execute(
-        select(Category.code, Category.name_en, Category.name_zh, Category.default_priority)
-        .where(Category.active)
-        .order_by(Category.name_en)
-    ).all()
+    form = case_page.new_case_form(session)
     return {
-        "categories": [(c, f"{en} / {zh} ({p.value})") for c, en, zh, p in categories],
+        "categories": [(c, f"{en} / {zh} ({p.value})") for c, en, zh, p in form.categories],
         "priorities": [("", "the category's own")] + [(p.value, p.value) for p in Priority],
         "languages": LANGUAGES,
         "sources": SOURCES,
         "values": typed.values,
         "errors": typed.errors,
         "tiles": map_tiles(),
-        "bounds": city_bounds(session),
+        "bounds": form.bounds,
     }
 
 
@@ -222,10 +207,9 @@ def _create(
     app = services()
     now = app.clock()
     with app.uow() as uow:
-        grid_code = _grid_of(uow.session, place_id, point)
         new = NewCase(
             category_code=values["category"],
-            location_code=grid_code,
+            location_code=None,  # the grid of the place or point: found by the service
             description=values["description"],
             caller_phone=values["caller_phone"] or None,
             language=values["language"],
@@ -237,9 +221,10 @@ def _create(
             actor(),
             now,
             app.settings.timezone,
+            locator,
             priority=priority,
             place_id=place_id,
-            point=point if place_id is None else None,
+            point=point,
         )
         if ticket.needs_triage:
             summary = f"waiting for triage ({ticket.triage_reason})"
@@ -248,23 +233,3 @@ def _create(
         else:
             summary = "sent to the department's queue"
         return ticket.number, summary
-
-
-def _grid_of(
-    session: Session, place_id: int | None, point: tuple[float, float] | None
-) -> str | None:
-    """The grid of the chosen place (or else the clicked point); None when neither was
-    given; InvalidInput when the place is unknown or lies outside every grid."""
-    if place_id is not None:
-        place = session.get(Place, place_id)
-        if place is None:
-            raise InvalidInput(f"no place {place_id} in the gazetteer")
-        where = (place.lat, place.lon)
-    elif point is not None:
-        where = point
-    else:
-        return None
-    grid_code = locator(session).grid_at(*where)
-    if grid_code is None:
-        raise InvalidInput(f"{where[0]:.5f}, {where[1]:.5f} lies outside every grid")
-    return grid_code

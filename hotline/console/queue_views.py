@@ -4,24 +4,20 @@ The page is a table of `ticketing.reporting.queues.queue_page` under the viewer'
 `case_filter`; its filters are GET parameters, so a filtered queue is a link. The
 browser polls `/console/queue/changes` every few seconds with the stamp it was given and
 reloads only the table (`?fragment=1`) when the stamp moves; most polls are answered by
-one primary-key lookup (`queue_queries.unchanged_since`).
+one primary-key lookup (`queues.unchanged_since`). Its reads are
+`ticketing.reporting.console_queue`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, render_template, request
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
 
 from hotline.console.base import console_blueprint, current_user, require_role, services
 from ticketing.models.accounts import User, UserRole
-from ticketing.models.catalogue import Category
-from ticketing.models.places import Region, RegionLevel
-from ticketing.people.visibility import case_filter
+from ticketing.reporting import console_queue
 from ticketing.reporting import queues as qq
 from ticketing.vocabulary.lifecycle import TicketStatus
 
@@ -48,7 +44,6 @@ VIEW_LABELS = (
     ("all", "Every case"),
 )
 POLL_SECONDS = 5
-MAX_AREA_CHOICES = 300  # the datalist of areas stops at streets in a big city
 
 
 def default_view(user: User) -> str:
@@ -103,79 +98,28 @@ def parse(user: User) -> Request:
     return Request(filters, after, errors)
 
 
-def _check_names(session: Session, filters: qq.QueueFilters, errors: dict[str, str]) -> None:
-    """Say so when a category or area code names nothing (the queue is then empty)."""
-    if filters.category and not session.scalar(
-        select(Category.id).where(Category.code == filters.category)
-    ):
-        errors["category"] = f"there is no category {filters.category!r}"
-    if filters.area and not session.scalar(select(Region.id).where(Region.code == filters.area)):
-        errors["area"] = f"there is no area {filters.area!r}"
-
-
-def _choices(session: Session) -> dict[str, Any]:
-    categories = session.execute(
-        select(Category.code, Category.name_en).where(Category.active).order_by(Category.name_en)
-    ).all()
-    areas = session.execute(
-        select(Region.code, Region.name_en, Region.level)
-        .where(Region.level != RegionLevel.CITY)
-        .order_by(Region.level, Region.code)
-        .limit(MAX_AREA_CHOICES)
-    ).all()
-    return {
-        "categories": [(code, name) for code, name in categories],
-        "areas": [(code, f"{name} ({level})") for code, name, level in areas],
-        "channels": CHANNELS,
-        "views": VIEW_LABELS,
-    }
-
-
-def _count(
-    session: Session, filters: qq.QueueFilters, visible: ColumnElement[bool], now: datetime
-) -> int | None:
-    """The queue's length for the waiting view, whose partial index keeps counting cheap;
-    other views are a city's worth of cases, where even a capped count can read most of
-    the table to find a rare match, so they say only whether more pages follow."""
-    return qq.count_capped(session, filters, visible, now) if filters.view == "waiting" else None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One page of the queue as the user sees it now, and the stamp the poll compares."""
-
-    page: qq.QueuePage
-    total: int | None
-    stamp: str
-
-
-def _snapshot(session: Session, user: User, wanted: Request, now: datetime) -> Snapshot:
-    visible = case_filter(session, user)
-    event_id = qq.last_event_id(session)  # read first: a later event then moves the stamp
-    page = qq.queue_page(session, wanted.filters, visible, now, after=wanted.after)
-    total = _count(session, wanted.filters, visible, now)
-    return Snapshot(page, total, qq.change_stamp(page, total, event_id))
-
-
 def _load(user: User, wanted: Request) -> dict[str, Any]:
     """Everything the table needs, read in one session."""
     app = services()
     now = app.clock()
     with app.uow() as uow:
-        session = uow.session
-        snapshot = _snapshot(session, user, wanted, now)
-        _check_names(session, wanted.filters, wanted.errors)
-        return {
-            "page": snapshot.page,
-            "total": snapshot.total,
-            "cap": qq.COUNT_CAP,
-            "stamp": snapshot.stamp,
-            "now": now,
-            "zone": app.settings.timezone,
-            "wanted": wanted,
-            "errors": wanted.errors,
-            **_choices(session),
-        }
+        screen = console_queue.queue_screen(uow.session, user, wanted.filters, wanted.after, now)
+    wanted.errors.update(screen.unknown)
+    snapshot = screen.snapshot
+    return {
+        "page": snapshot.page,
+        "total": snapshot.total,
+        "cap": qq.COUNT_CAP,
+        "stamp": snapshot.stamp,
+        "now": now,
+        "zone": app.settings.timezone,
+        "wanted": wanted,
+        "errors": wanted.errors,
+        "categories": screen.categories,
+        "areas": [(code, f"{name} ({level})") for code, name, level in screen.areas],
+        "channels": CHANNELS,
+        "views": VIEW_LABELS,
+    }
 
 
 @bp.get("")
@@ -194,11 +138,10 @@ def changes() -> Response:
     """{"changed": bool, "stamp": str}: whether the table the browser shows is stale."""
     user = current_user()
     since = request.args.get("since", "")[:80]
+    wanted = parse(user)
     app = services()
     with app.uow() as uow:
-        if since and qq.unchanged_since(uow.session, since):
-            return jsonify(changed=False, stamp=since)
-    with app.uow() as uow:
-        stamp = _snapshot(uow.session, user, parse(user), app.clock()).stamp
-    changed = stamp.partition("-")[2] != since.partition("-")[2]
+        changed, stamp = console_queue.poll(
+            uow.session, user, wanted.filters, wanted.after, since, app.clock()
+        )
     return jsonify(changed=changed, stamp=stamp)

@@ -8,12 +8,9 @@ from datetime import timedelta
 from hotline.exceptions import SmsRejected
 from hotline.jobs import context
 from hotline.jobs.queue import job_name
-from ticketing.cases import closure
-from ticketing.cases import services as cases
-from ticketing.models.cases import Ticket
+from ticketing.cases import closure, transcripts
 from ticketing.notices import outbox
 from ticketing.sla import sweep as sla_sweep
-from ticketing.vocabulary.events import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +100,10 @@ def transcribe_recording(ticket_id: int) -> None:
 
     services = context.current()
     with services.uow() as uow:
-        ticket = uow.session.get(Ticket, ticket_id)
-        if ticket is None or not ticket.recording_url:
-            return
-        if any(
-            e.kind in (EventKind.TRANSCRIBED, EventKind.TRANSCRIPTION_FAILED) for e in ticket.events
-        ):
-            return  # a repeated job
-        url, number, language = ticket.recording_url, ticket.number, ticket.language
+        recording = transcripts.recording_to_transcribe(uow, ticket_id)
+    if recording is None:
+        return  # no recording, or a repeated job
+    url, number, language = recording.url, recording.number, recording.language
     try:
         audio = recordings.fetch(url, services.settings)
         recordings.keep(number, audio, services.settings)
@@ -121,10 +114,10 @@ def transcribe_recording(ticket_id: int) -> None:
     except (recordings.RecordingRefused, SpeechError) as exc:
         log.warning("case %s: recording not transcribed: %s", number, exc)
         with services.uow() as uow:
-            cases.note_transcription_failure(uow, ticket_id, str(exc), services.clock())
+            transcripts.note_transcription_failure(uow, ticket_id, str(exc), services.clock())
         return
     with services.uow() as uow:
-        cases.attach_transcript(
+        transcripts.attach_transcript(
             uow, ticket_id, heard.text, heard.confidence, recognizer.name, services.clock()
         )
 

@@ -224,7 +224,9 @@ def create_case(
         recording_sid=recording.get("sid") or late.get("sid"),
         recording_url=recording.get("url") or late.get("url"),
     )
-    summary, ticket = intake.register_case(uow, new, services.clock(), services.settings.timezone)
+    summary, ticket = intake.open_case_uncommitted(
+        uow, new, services.clock(), services.settings.timezone
+    )
     if late:
         intake.attach_recording(ticket, late["sid"], late["url"], late["status"], services.clock())
     uow.session.flush()

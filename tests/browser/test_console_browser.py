@@ -93,8 +93,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with services.uow() as uow:
         seeding.load_demo_city(uow, now=now)
         for username, password in PASSWORDS.items():
-            accounts.set_password(uow.session, username, password, Actor.cli("test"), now)
-        uow.commit()
+            accounts.set_password(uow, username, password, Actor.cli("test"), now)
     deferred.app = create_app(settings, services)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -64,7 +64,7 @@ def _tooltip_texts(page: Any, container: str) -> list[str]:
 def test_a_grid_named_like_markup_shows_as_text_in_map_tooltips(browser: Any, live: Any) -> None:
     with live.services.uow() as uow:
         uow.session.execute(update(Grid).where(Grid.code == "1101").values(name=SCRIPT))
-        summary, _ = intake.register_case(
+        summary, _ = intake.open_case_uncommitted(
             uow,
             intake.NewCase("street_light", "1101", "lamp out", None, "zh-CN", "phone"),
             datetime.now(UTC),

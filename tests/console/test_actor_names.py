@@ -24,7 +24,7 @@ def _case_with_history(services: Services, caller: str | None, *actors: str) -> 
     """A case whose history also holds a note stored by each of `actors`, as old rows are."""
     with services.uow() as uow:
         new = intake.NewCase("street_light", "1101", "lamp out", caller, "zh-CN", "phone")
-        _, ticket = intake.register_case(uow, new, NOW, services.settings.timezone)
+        _, ticket = intake.open_case_uncommitted(uow, new, NOW, services.settings.timezone)
         for actor in actors:
             ticket.events.append(
                 TicketEvent(at=NOW, kind=EventKind.NOTE.value, actor=actor, note="n", data={})

@@ -120,8 +120,7 @@ def test_failures_are_counted_in_the_database_not_over_a_stale_copy(
             update(User).where(User.id == user.id).values(failed_logins=others),
             execution_options={"synchronize_session": False},
         )
-        result = accounts.authenticate(s, "agent", "wrong-password-1", clock.now)
-        uow.commit()
+        result = accounts.authenticate(uow, "agent", "wrong-password-1", clock.now)
     assert not result.ok
     locked = _user(services, "agent")
     assert locked.locked_until == clock.now + accounts.LOCKOUT  # the fifth failure locks
@@ -160,7 +159,7 @@ def test_every_refusal_costs_one_scrypt_of_the_same_size(
         answers = []
         for username, password in tries:
             calls.clear()
-            result = accounts.authenticate(s, username, password, clock.now)
+            result = accounts.authenticate(uow, username, password, clock.now)
             answers.append(result.error)
             assert calls == [(accounts.SCRYPT_N, accounts.SCRYPT_R, accounts.SCRYPT_P)], username
     assert answers == [accounts.WRONG_CREDENTIALS] * len(tries)

@@ -14,13 +14,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from hotline.console.case_views import mask_phone
+from hotline.console.case_views import ACTIONS
 from tests.console.conftest import Login, post
-from ticketing.cases import intake
+from ticketing.cases import console_moves, intake
 from ticketing.cases import services as cases
 from ticketing.models.accounts import User, UserRole
 from ticketing.models.cases import Ticket
 from ticketing.models.places import Grid, Place
+from ticketing.people.visibility import mask_phone
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -41,7 +42,7 @@ def _case(
     caller: str | None = CALLER,
 ) -> str:
     with services.uow() as uow:
-        summary, _ = intake.register_case(
+        summary, _ = intake.open_case_uncommitted(
             uow,
             intake.NewCase(category, where, "lamp out by the gate", caller, "zh-CN", source),
             at or local(9),
@@ -80,6 +81,11 @@ def _text(response: object) -> str:
 
 
 # ---------------------------------------------------------------- the queue
+
+
+def test_every_move_has_its_form_and_every_form_its_move() -> None:
+    # The same moves, in the order the page shows them.
+    assert list(ACTIONS) == list(console_moves.MOVES)
 
 
 def test_the_queue_lists_waiting_cases_and_filters_them(

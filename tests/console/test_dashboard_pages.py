@@ -52,7 +52,7 @@ def people(services: Services, clock: FixedClock) -> dict[str, str]:
     with services.uow() as uow:
         for username, (role, area) in USERS.items():
             accounts.add_user(
-                uow.session,
+                uow,
                 username=username,
                 password=PASSWORD,
                 role=role,
@@ -60,7 +60,6 @@ def people(services: Services, clock: FixedClock) -> dict[str, str]:
                 actor=Actor.cli("test"),
                 now=clock(),
             )
-        uow.commit()
     return {name: role.value for name, (role, _) in USERS.items()}
 
 
@@ -75,7 +74,7 @@ def cases_today(services: Services, clock: FixedClock) -> list[str]:
             ("garbage", "2101", local(27, 9, 30)),
         ):
             new = intake.NewCase(category, place, "", "+8613812345678", "zh-CN", "phone")
-            summary, _ = intake.register_case(uow, new, at, SH)
+            summary, _ = intake.open_case_uncommitted(uow, new, at, SH)
             made.append(summary.number)
         uow.commit()
     return made
@@ -186,7 +185,7 @@ def test_overdue_cases_are_listed_and_exported(
 ) -> None:
     with services.uow() as uow:
         new = intake.NewCase("street_light", "1101", "", None, "zh-CN", "phone")
-        summary, ticket = intake.register_case(uow, new, local(20, 9), SH)  # never accepted
+        summary, ticket = intake.open_case_uncommitted(uow, new, local(20, 9), SH)  # never accepted
         uow.commit()
         accept_by = ticket.accept_by
     assert accept_by is not None
@@ -210,7 +209,7 @@ def test_who_may_open_the_dashboard(app: Flask, services: Services, clock: Fixed
     assert app.test_client().get("/console/dashboard/status.csv").status_code == 302
     with services.uow() as uow:
         accounts.add_user(
-            uow.session,
+            uow,
             username="member1",
             password=PASSWORD,
             role=UserRole.GRID_MEMBER,
@@ -218,7 +217,6 @@ def test_who_may_open_the_dashboard(app: Flask, services: Services, clock: Fixed
             actor=Actor.cli("test"),
             now=clock(),
         )
-        uow.commit()
     member = app.test_client()
     log_in(member, "member1")
     refused = member.get("/console/dashboard")
@@ -261,7 +259,7 @@ def test_the_months_assessment_may_be_a_minute_old_but_counts_are_live(
     assert 'Jingsan Community (21)</td><td class="num">1</td>' in before
     with services.uow() as uow:
         new = intake.NewCase("noise", "2102", "", None, "zh-CN", "phone")
-        intake.register_case(uow, new, local(27, 10), SH)
+        intake.open_case_uncommitted(uow, new, local(27, 10), SH)
         uow.commit()
     figures, _, cached = dashboard(app, "super-s2")
     assert figures["open"] == 2

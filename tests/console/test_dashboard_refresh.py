@@ -68,7 +68,7 @@ def live_app(
     assert services.parallel_reads
     with services.uow() as uow:
         accounts.add_user(
-            uow.session,
+            uow,
             username="agent1",
             password=PASSWORD,
             role=UserRole.AGENT,
@@ -76,7 +76,6 @@ def live_app(
             actor=Actor.cli("test"),
             now=clock(),
         )
-        uow.commit()
     app = create_app(services=services)
     yield app
     cache = app.extensions.get("dashboard_assessments")
@@ -88,7 +87,7 @@ def register(app: Flask, category: str, grid: str, clock: FixedClock) -> None:
     services: Services = app.extensions["hotline"]
     with services.uow() as uow:
         new = intake.NewCase(category, grid, "", "+8613812345678", "zh-CN", "phone")
-        intake.register_case(uow, new, clock(), SH)
+        intake.open_case_uncommitted(uow, new, clock(), SH)
         uow.commit()
 
 

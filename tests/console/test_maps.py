@@ -77,7 +77,7 @@ def test_a_grid_named_like_markup_reaches_the_maps_as_text(
     with services.uow() as uow:
         uow.session.execute(update(Grid).where(Grid.code == "1101").values(name=SCRIPT))
         new = intake.NewCase("street_light", "1101", "lamp out", None, "zh-CN", "phone")
-        intake.register_case(
+        intake.open_case_uncommitted(
             uow, new, datetime.now(UTC), ZoneInfo("Asia/Shanghai")
         )  # an open case puts the grid on the dashboard's map
         uow.commit()

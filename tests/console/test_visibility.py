@@ -58,7 +58,7 @@ def _user(session: Session, username: str) -> User:
 def _open_cases(uow: UnitOfWork) -> dict[str, Ticket]:
     opened = {}
     for name, (category, where) in PLACES.items():
-        _, ticket = intake.register_case(
+        _, ticket = intake.open_case_uncommitted(
             uow, intake.NewCase(category, where, "", "+8613812345678", "zh-CN", "phone"), NOW, SH
         )
         opened[name] = ticket
@@ -71,9 +71,9 @@ def _seen(session: Session, user: User, opened: dict[str, Ticket]) -> set[str]:
     return {name for name, ticket in opened.items() if ticket.id in ids}
 
 
-def _new_user(session: Session, username: str, role: UserRole, area: Area | None = None) -> User:
+def _new_user(uow: UnitOfWork, username: str, role: UserRole, area: Area | None = None) -> User:
     return accounts.add_user(
-        session,
+        uow,
         username=username,
         password="long-enough-pw",
         role=role,
@@ -119,9 +119,9 @@ def test_supervisors_see_their_own_level(services: Services) -> None:
     with services.uow() as uow:
         opened = _open_cases(uow)
         s = uow.session
-        community = _new_user(s, "sv.c11", UserRole.SUPERVISOR, Area(region_code="11"))
-        street2 = _new_user(s, "sv.s2", UserRole.SUPERVISOR, Area(region_code="S2"))
-        district = _new_user(s, "sv.d", UserRole.SUPERVISOR, Area(region_code="410105"))
+        community = _new_user(uow, "sv.c11", UserRole.SUPERVISOR, Area(region_code="11"))
+        street2 = _new_user(uow, "sv.s2", UserRole.SUPERVISOR, Area(region_code="S2"))
+        district = _new_user(uow, "sv.d", UserRole.SUPERVISOR, Area(region_code="410105"))
         assert _seen(s, community, opened) == {"light_1101", "road_1101", "leak_1105"}
         assert _seen(s, street2, opened) == {"light_2101", "leak_2201"}
         assert _seen(s, district, opened) == set(PLACES)
@@ -166,7 +166,7 @@ def test_a_department_case_taken_by_a_colleague_stays_visible_to_the_dispatcher(
         assert opened["leak_1105"].department_id is None
         assert can_see(s, dispatcher, opened["leak_1105"].id)
         transport = _new_user(
-            s, "dp.transport", UserRole.DISPATCHER, Area(department_code="transport")
+            uow, "dp.transport", UserRole.DISPATCHER, Area(department_code="transport")
         )
         assert _seen(s, transport, opened) == {"road_1101"}
 
@@ -277,7 +277,7 @@ def test_weak_passwords_are_refused_with_the_reason(
 ) -> None:
     with services.uow() as uow, pytest.raises(InvalidInput, match=reason):
         accounts.add_user(
-            uow.session,
+            uow,
             username="new.person",
             password=password,
             role="agent",
@@ -309,7 +309,7 @@ def test_add_user_says_what_is_wrong(
         **fields,
     }
     with services.uow() as uow, pytest.raises(InvalidInput, match=reason):
-        accounts.add_user(uow.session, actor=Actor.cli("test"), now=NOW, **values)  # type: ignore[arg-type]
+        accounts.add_user(uow, actor=Actor.cli("test"), now=NOW, **values)  # type: ignore[arg-type]
 
 
 def test_hashes_carry_their_parameters_and_old_ones_still_verify() -> None:

@@ -45,7 +45,7 @@ def _open(
     caller: str | None = CALLER,
     at: datetime | None = None,
 ) -> Ticket:
-    _, ticket = intake.register_case(
+    _, ticket = intake.open_case_uncommitted(
         uow,
         intake.NewCase(category, where, "lamp out", caller, "zh-CN", "phone"),
         at or local(27, 10, 30),

@@ -21,10 +21,10 @@ def local(day: int, hour: int) -> datetime:
 def test_street_level_assessment_from_event_history(services: Services) -> None:
     with services.uow() as uow:
         new = intake.NewCase("street_light", "1101", "", "+8613812345678", "zh-CN", "phone")
-        _, quick = intake.register_case(uow, new, local(23, 9), SH)
-        _, slow = intake.register_case(uow, new, local(23, 9), SH)
+        _, quick = intake.open_case_uncommitted(uow, new, local(23, 9), SH)
+        _, slow = intake.open_case_uncommitted(uow, new, local(23, 9), SH)
         elsewhere = intake.NewCase("garbage", "2101", "", None, "zh-CN", "phone")
-        intake.register_case(uow, elsewhere, local(23, 9), SH)
+        intake.open_case_uncommitted(uow, elsewhere, local(23, 9), SH)
         assert quick.assignee is not None
         assert slow.assignee is not None
         cases.accept(uow, quick, quick.assignee, "", local(23, 10))  # within 4 working hours

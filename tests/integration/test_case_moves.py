@@ -38,7 +38,7 @@ def _open(
     where: str = "1101",
     caller: str = CALLER,
 ) -> Ticket:
-    _, ticket = intake.register_case(
+    _, ticket = intake.open_case_uncommitted(
         uow, intake.NewCase(category, where, "", caller, "zh-CN", "phone"), now, SH
     )
     uow.commit()

@@ -47,7 +47,7 @@ def history(uow: UnitOfWork) -> None:
 
     def new(category: str, place: str, source: str, at: datetime) -> Ticket:
         made = intake.NewCase(category, place, "", "+8613812345678", "zh-CN", source)
-        return intake.register_case(uow, made, at, SH)[1]
+        return intake.open_case_uncommitted(uow, made, at, SH)[1]
 
     plan = [  # place, day, minutes to accept (None: never), hours to resolve, rating
         ("1101", 2, 20, 3, 5),

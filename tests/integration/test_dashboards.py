@@ -39,7 +39,7 @@ def street(session: Session, code: str) -> ColumnElement[bool]:
 
 def register(uow: UnitOfWork, category: str, place: str, source: str, at: datetime) -> Ticket:
     new = intake.NewCase(category, place, "", "+8613812345678", "zh-CN", source)
-    _, ticket = intake.register_case(uow, new, at, SH)
+    _, ticket = intake.open_case_uncommitted(uow, new, at, SH)
     assert ticket.assignee is not None, "the demo city routes these to a grid member"
     return ticket
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
 from ticketing.cases import agent_moves as moves
-from ticketing.cases import intake
+from ticketing.cases import intake, transcripts
 from ticketing.cases import services as cases
 from ticketing.models.accounts import User, UserRole
 from ticketing.models.cases import Ticket
@@ -43,7 +43,7 @@ def _open(
     category: str = "street_light",
     source: str = "phone",
 ) -> Ticket:
-    _, ticket = intake.register_case(
+    _, ticket = intake.open_case_uncommitted(
         uow,
         intake.NewCase(category, where, f"case at {at:%H:%M}", "+8613812345678", "zh-CN", source),
         at,
@@ -197,7 +197,9 @@ def test_the_case_detail_gathers_transcript_callback_escalation_and_merges(
     with services.uow() as uow:
         ticket = _open(uow, local(27, 9))
         duplicate = _open(uow, local(27, 9, 30))
-        cases.attach_transcript(uow, ticket.id, "the lamp is out", 0.91, "vosk", local(27, 9, 1))
+        transcripts.attach_transcript(
+            uow, ticket.id, "the lamp is out", 0.91, "vosk", local(27, 9, 1)
+        )
         moves.request_callback(uow, ticket, AGENT, "", "which lamp?", local(27, 9, 40))
         cases.merge(uow, duplicate, ticket, AGENT, local(27, 9, 45))
         uow.commit()

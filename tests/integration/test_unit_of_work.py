@@ -28,7 +28,7 @@ def test_hooks_run_after_the_commit_in_order(
 ) -> None:
     ran: list[str] = []
     with UnitOfWork(session_factory) as uow:
-        summary = intake.register_case(uow, _new_case(), clock(), SHANGHAI)[0]
+        summary = intake.open_case_uncommitted(uow, _new_case(), clock(), SHANGHAI)[0]
         uow.after_commit(lambda: ran.append("first"))
         uow.after_commit(lambda: ran.append("second"))
         assert ran == []
@@ -44,7 +44,7 @@ def test_nothing_runs_and_nothing_is_published_without_a_commit(
     ran: list[str] = []
     heard: list[DomainEvent] = []
     with UnitOfWork(session_factory, [heard.append]) as uow:
-        intake.register_case(uow, _new_case(), clock(), SHANGHAI)
+        intake.open_case_uncommitted(uow, _new_case(), clock(), SHANGHAI)
         uow.after_commit(lambda: ran.append("hook"))
     assert (ran, heard) == ([], [])
 
@@ -58,7 +58,7 @@ def test_a_failing_hook_is_logged_and_neither_undoes_the_commit_nor_stops_the_re
         raise ConnectionError("redis is down")
 
     with UnitOfWork(session_factory) as uow:
-        summary = intake.register_case(uow, _new_case(), clock(), SHANGHAI)[0]
+        summary = intake.open_case_uncommitted(uow, _new_case(), clock(), SHANGHAI)[0]
         uow.after_commit(broken)
         uow.after_commit(lambda: ran.append("after"))
         with caplog.at_level(logging.ERROR, logger="ticketing.unit_of_work"):
@@ -74,7 +74,7 @@ def test_subscribers_hear_each_history_row_and_each_queued_sms_of_the_transactio
 ) -> None:
     heard: list[DomainEvent] = []
     with UnitOfWork(session_factory, [heard.append]) as uow:
-        summary = intake.register_case(uow, _new_case(), clock(), SHANGHAI)[0]
+        summary = intake.open_case_uncommitted(uow, _new_case(), clock(), SHANGHAI)[0]
         assert heard == []
         uow.commit()
     cases = [e for e in heard if isinstance(e, CaseEvent)]
@@ -94,7 +94,7 @@ def test_rows_of_a_rolled_back_savepoint_are_not_published(
     heard: list[DomainEvent] = []
     with UnitOfWork(session_factory, [heard.append]) as uow:
         savepoint = uow.session.begin_nested()
-        intake.register_case(uow, _new_case(), clock(), SHANGHAI)
+        intake.open_case_uncommitted(uow, _new_case(), clock(), SHANGHAI)
         uow.session.flush()
         savepoint.rollback()
         uow.commit()
@@ -106,7 +106,7 @@ def test_a_second_commit_publishes_only_its_own_events(
 ) -> None:
     heard: list[DomainEvent] = []
     with UnitOfWork(session_factory, [heard.append]) as uow:
-        intake.register_case(uow, _new_case(), clock(), SHANGHAI)
+        intake.open_case_uncommitted(uow, _new_case(), clock(), SHANGHAI)
         uow.commit()
         first = len(heard)
         uow.commit()

@@ -78,9 +78,14 @@ def add_shift(
     return row
 
 
-def remove_shift(uow: UnitOfWork, actor: Actor, now: datetime, shift_id: int) -> None:
-    """Delete a weekly shift."""
+def remove_shift(
+    uow: UnitOfWork, actor: Actor, now: datetime, shift_id: int, *, of_member: str | None = None
+) -> None:
+    """Delete a weekly shift; with `of_member` (an employee number: the page it was
+    removed from names one), only if the shift is that member's."""
     session = uow.session
+    if of_member is not None:
+        _check_owner(session, RosterShift, shift_id, of_member)
     row = session.get(RosterShift, shift_id)
     if row is None:
         raise NotFound(f"no shift {shift_id}")
@@ -136,9 +141,13 @@ def add_leave(
     return row
 
 
-def remove_leave(uow: UnitOfWork, actor: Actor, now: datetime, leave_id: int) -> None:
-    """Delete a leave period."""
+def remove_leave(
+    uow: UnitOfWork, actor: Actor, now: datetime, leave_id: int, *, of_member: str | None = None
+) -> None:
+    """Delete a leave period; with `of_member`, only if it is that member's."""
     session = uow.session
+    if of_member is not None:
+        _check_owner(session, LeavePeriod, leave_id, of_member)
     row = session.get(LeavePeriod, leave_id)
     if row is None:
         raise NotFound(f"no leave {leave_id}")
@@ -152,6 +161,16 @@ def remove_leave(uow: UnitOfWork, actor: Actor, now: datetime, leave_id: int) ->
     target = f"staff:{member.employee_no if member else row.staff_id}"
     record_change(session, actor, "roster.leave.remove", now, target=target, data=data)
     uow.commit()
+
+
+def _check_owner(
+    session: Session, model: type[RosterShift] | type[LeavePeriod], row_id: int, employee_no: str
+) -> None:
+    """A row removed through a member's page must be that member's."""
+    member = staff_member(session, employee_no)
+    owner = session.scalar(select(model.staff_id).where(model.id == row_id))
+    if owner != member.id:
+        raise InvalidInput(f"{employee_no} has no such entry (#{row_id})")
 
 
 # ---------------------------------------------------------------- calendars

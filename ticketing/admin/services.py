@@ -22,7 +22,7 @@ from ticketing.models.catalogue import Category, Department
 from ticketing.models.sla import SlaPolicyRow
 from ticketing.people.audit import record_change
 from ticketing.people.rosters import WEEKDAYS
-from ticketing.sla.services import new_policy_version
+from ticketing.sla.services import load_catalog, new_policy_version_uncommitted
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import CategoryLevel, Priority
 from ticketing.vocabulary.events import Actor
@@ -249,8 +249,8 @@ def change_sla_policy(
             "previous_version": current.version,
         },
     )
-    # new_policy_version checks the calendar and commits, the audit row with it.
-    return new_policy_version(
+    # new_policy_version_uncommitted checks the calendar; the audit row commits with it.
+    row = new_policy_version_uncommitted(
         uow,
         code,
         accept_within=accept_within,
@@ -258,3 +258,42 @@ def change_sla_policy(
         calendar=calendar,
         name=name,
     )
+    uow.commit()
+    return row
+
+
+def change_sla_policy_from_text(
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    code: str,
+    *,
+    accept: str = "",
+    resolve: str = "",
+    calendar: str | None = None,
+    name: str | None = None,
+) -> SlaPolicyRow:
+    """`change_sla_policy` from a form's text: durations like 30m, 4h or 7d ("" keeps
+    the current one), where a day is a working day of the version's calendar."""
+    catalog = load_catalog(uow.session)
+    policy = catalog.current.get(code)
+    cal = calendar or (catalog.policies[policy].calendar if policy else "")
+    day = catalog.calendars[cal].working_day_length if cal in catalog.calendars else None
+    return change_sla_policy(
+        uow,
+        actor,
+        now,
+        code,
+        accept_within=_typed_duration(accept, "accept", day),
+        resolve_within=_typed_duration(resolve, "resolve", day),
+        calendar=calendar,
+        name=name,
+    )
+
+
+def _typed_duration(text: str, field: str, working_day: timedelta | None) -> timedelta | None:
+    if not text:
+        return None
+    if working_day is None:
+        raise InvalidInput("calendar: choose a calendar")
+    return parse_duration(text, working_day, field)

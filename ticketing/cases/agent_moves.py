@@ -1,13 +1,15 @@
-"""The moves an agent or supervisor makes from the console's case page.
+"""The moves an agent or supervisor makes from the console's case page, as steps.
 
 They complete `ticketing.cases.services` (reassign, merge, recategorise, cancel, resolve live
-there and are reused as they are). Each function is one service call: it checks the
-transition table, writes the move's own event, keeps the SLA columns true and leaves
-committing to its caller. A correction that changes who answers for the case (a place in
-another grid, a category of another level) re-routes it, and the new assignment is then
-an "assigned" or "triage" event of its own, as after `services.reroute`; a correction
-that leaves the same person or queue responsible re-dispatches nothing, so nobody gets a
-second SMS and no accept clock restarts for a typo fixed.
+there and are reused as they are). Each checks the transition table, writes the move's
+own event, keeps the SLA columns true and never commits: the use cases of
+`ticketing.cases.console_moves` take the case, call one of them and commit. The one use
+case here is `open_case_by_hand`, which commits the case it registers. A correction that
+changes who answers for the case (a place in another grid, a category of another level)
+re-routes it, and the new assignment is then an "assigned" or "triage" event of its own,
+as after `services.reroute`; a correction that leaves the same person or queue
+responsible re-dispatches nothing, so nobody gets a second SMS and no accept clock
+restarts for a typo fixed.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from ticketing.cases import closure, repository
-from ticketing.cases.intake import NewCase, dispatch, register_case, route_case
+from ticketing.cases.intake import NewCase, dispatch, open_case_uncommitted, route_case
 from ticketing.cases.services import recategorise, resolve
 from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput, InvalidTransition
@@ -26,7 +30,7 @@ from ticketing.models.places import Place
 from ticketing.notices import wording
 from ticketing.people.phones import to_e164
 from ticketing.people.routing import RoutingDecision
-from ticketing.places.indexes import Locator
+from ticketing.places.indexes import Locator, LocatorSource
 from ticketing.sla.services import refresh_deadlines
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
@@ -264,6 +268,7 @@ def open_case_by_hand(
     actor: Actor,
     now: datetime,
     tz: ZoneInfo,
+    locate: LocatorSource,
     *,
     priority: Priority | None = None,
     place_id: int | None = None,
@@ -271,22 +276,19 @@ def open_case_by_hand(
 ) -> Ticket:
     """Register a case an agent types in (a live call, a walk-in) and commit it.
 
-    The place is a gazetteer entry or a map point whose grid the caller already found
-    (`new.location_code`); the exact point is kept too, for the map and the duplicate
-    search. A priority other than the category's is set before the deadlines are final
-    and noted in the "created" event, the case's one event, which also names the agent
-    who typed it in (its actor is the caller, as for every channel)."""
+    The place is a gazetteer entry or else a map point; its grid (`new.location_code`) is
+    found in the place index `locate` gives, and the exact point is kept too, for the map
+    and the duplicate search. A priority other than the category's is set before the
+    deadlines are final and noted in the "created" event, the case's one event, which also
+    names the agent who typed it in (its actor is the caller, as for every channel)."""
+    grid_code, point = _located(uow.session, locate, place_id, point)
+    new = replace(new, location_code=grid_code)
     if new.source not in BY_HAND_SOURCES:
         raise InvalidInput(f"a case typed in comes from {' or '.join(BY_HAND_SOURCES)}")
     if new.caller_phone:
         new = replace(new, caller_phone=to_e164(new.caller_phone))
     _text(new.description, "the description")
-    if place_id is not None:
-        place = uow.session.get(Place, place_id)
-        if place is None:
-            raise InvalidInput(f"no place {place_id} in the gazetteer")
-        point = (place.lat, place.lon)
-    _, ticket = register_case(uow, new, now, tz)
+    _, ticket = open_case_uncommitted(uow, new, now, tz)
     if point is not None:
         ticket.lat, ticket.lon = point
         ticket.place_id = place_id
@@ -300,3 +302,25 @@ def open_case_by_hand(
             _alert_supervisors(uow, ticket, now)
     uow.commit()
     return ticket
+
+
+def _located(
+    session: Session,
+    locate: LocatorSource,
+    place_id: int | None,
+    point: tuple[float, float] | None,
+) -> tuple[str | None, tuple[float, float] | None]:
+    """The grid of the chosen place (or else of the clicked point) and the point to keep;
+    (None, None) when neither was given; InvalidInput when the place is unknown or lies
+    outside every grid."""
+    if place_id is not None:
+        place = session.get(Place, place_id)
+        if place is None:
+            raise InvalidInput(f"no place {place_id} in the gazetteer")
+        point = (place.lat, place.lon)
+    elif point is None:
+        return None, None
+    grid_code = locate(session).grid_at(*point)
+    if grid_code is None:
+        raise InvalidInput(f"{point[0]:.5f}, {point[1]:.5f} lies outside every grid")
+    return grid_code, point

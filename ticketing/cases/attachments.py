@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ticketing.models.accounts import User
 from ticketing.models.cases import Attachment, Ticket
 from ticketing.models.people import Staff
+from ticketing.people.visibility import case_filter
 from ticketing.vocabulary.events import Actor
 
 
@@ -61,10 +63,11 @@ def for_case(session: Session, ticket_id: int) -> list[AttachmentInfo]:
 
 
 def visible_file(
-    session: Session, number: str, attachment_id: int, visible: ColumnElement[bool]
+    session: Session, user: User, number: str, attachment_id: int
 ) -> AttachmentFile | None:
-    """One attachment of case `number`, or None when there is none or the case is outside
-    `visible` (the viewer's case filter): both answer the same."""
+    """One attachment of case `number`, or None when there is none or the case is one
+    `user` may not see (`people.visibility.case_filter`): both answer the same."""
+    visible = case_filter(session, user)
     row = session.execute(
         select(Attachment.stored_path, Attachment.content_type, Attachment.filename)
         .join(Ticket, Ticket.id == Attachment.ticket_id)

@@ -1,8 +1,10 @@
 """Registering a case: numbering, placing, routing and telling the people concerned.
 
-One function, `register_case`, does it for every channel (a call, the console, an SMS);
-`open_case` wraps it in its own commit. Routing and dispatch are public because
-reassigning and re-routing a case later reuse them.
+`open_case` is the use case: it registers the case for any channel and commits. A caller
+that must commit the case together with its own records (the call step that opened it,
+the console's typed-in case with its place and priority) uses `open_case_uncommitted` and
+commits itself. Routing and dispatch are public because reassigning and re-routing a case
+later reuse them; like every step here they never commit.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ticketing.cases import repository
 from ticketing.cases.numbers import day_prefix, format_case_number, normalise_case_number
 from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput, NotFound
+from ticketing.models.calls import Call
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff
 from ticketing.models.places import Grid, Region
@@ -95,16 +98,16 @@ def find_location(uow: UnitOfWork, code: str) -> Location | None:
 
 def open_case(uow: UnitOfWork, new: NewCase, now: datetime, tz: ZoneInfo) -> CaseSummary:
     """Register a case, route it, queue the SMS to its assignee and its caller, commit."""
-    summary, _ticket = register_case(uow, new, now, tz)
+    summary, _ticket = open_case_uncommitted(uow, new, now, tz)
     uow.commit()
     return summary
 
 
-def register_case(
+def open_case_uncommitted(
     uow: UnitOfWork, new: NewCase, now: datetime, tz: ZoneInfo
 ) -> tuple[CaseSummary, Ticket]:
-    """Like open_case but without committing, for callers that must commit the case
-    together with their own records (the call step that created it)."""
+    """`open_case` inside a transaction its caller commits, with records of its own (the
+    call step's answer, the typed-in case's place); returns the case too."""
     session = uow.session
     category = repository.category_by_code(session, new.category_code)
     if category is None:
@@ -321,6 +324,23 @@ def get_case(uow: UnitOfWork, number: str) -> CaseSummary:
         raise NotFound(f"no case {number}")
     rules = [e.data.get("rule", "") for e in ticket.events if e.kind == EventKind.ASSIGNED]
     return summarise(ticket, str(rules[-1]) if rules else ticket.triage_reason or "")
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    call_sid: str
+    status: str
+    case: CaseSummary | None  # the case the call opened, if it did
+
+
+def get_call(uow: UnitOfWork, call_sid: str) -> CallSummary:
+    """Look a call up by Twilio's call SID, with the case it opened; raise NotFound."""
+    call = uow.session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
+    if call is None:
+        raise NotFound(f"no call {call_sid}")
+    ticket = uow.session.get(Ticket, call.ticket_id) if call.ticket_id else None
+    case = get_case(uow, ticket.number) if ticket else None
+    return CallSummary(call.call_sid, call.status, case)
 
 
 def attach_recording(

@@ -1,7 +1,8 @@
 """The moves people make on a case after it is registered.
 
 Each checks the transition table, appends its event, keeps the SLA columns true, and
-leaves committing to its caller, so a webhook can commit a move with its own records.
+never commits: these are steps of the use cases that call them (the member's phone page,
+an SMS command, a console move), each of which commits the move with its own records.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ticketing.cases import repository
-from ticketing.cases.intake import SYSTEM, assign, dispatch, find_location, route_case
+from ticketing.cases.intake import assign, dispatch, find_location, route_case
 from ticketing.events.recording import case_facts, queue_sms, record_event
-from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound
+from ticketing.exceptions import InvalidInput, InvalidTransition
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff
 from ticketing.notices import wording
@@ -227,33 +228,3 @@ def resume(uow: UnitOfWork, ticket: Ticket, actor: Actor, note: str, now: dateti
         raise InvalidTransition(f"case {ticket.number} is not waiting on the resident")
     record_event(ticket, EventKind.RESUMED, actor, now, note=note)
     refresh_deadlines(uow.session, ticket)
-
-
-def attach_transcript(
-    uow: UnitOfWork, ticket_id: int, text: str, confidence: float, engine: str, now: datetime
-) -> None:
-    """Keep what the recogniser heard in the caller's recording; it fills an empty
-    description, so the agent reads something before listening."""
-    ticket = uow.session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound(f"no case {ticket_id}")
-    record_event(
-        ticket,
-        EventKind.TRANSCRIBED,
-        SYSTEM,
-        now,
-        note=text,
-        data={"confidence": round(confidence, 3), "engine": engine},
-    )
-    if not ticket.description and text:
-        ticket.description = text
-    uow.commit()
-
-
-def note_transcription_failure(uow: UnitOfWork, ticket_id: int, reason: str, now: datetime) -> None:
-    """The recording could not be read: say so on the case, which carries on regardless."""
-    ticket = uow.session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound(f"no case {ticket_id}")
-    record_event(ticket, EventKind.TRANSCRIPTION_FAILED, SYSTEM, now, note=reason)
-    uow.commit()

@@ -153,7 +153,7 @@ def load_demo_city(
             for x in city.leaves
         },
     )
-    load_demo_users(session, city, demo_passwords, now or utcnow())
+    load_demo_users(uow, city, demo_passwords, now or utcnow())
     summary = _summarise(city, catalogue)
     uow.commit()
     return summary

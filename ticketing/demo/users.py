@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ticketing.demo.city import DemoCity
 from ticketing.models.accounts import User, UserRole
-from ticketing.people.accounts import Area, add_user
+from ticketing.people.accounts import Area, add_user_uncommitted
+from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.roles import AssignmentRole
 
@@ -70,21 +70,22 @@ def demo_users(city: DemoCity) -> tuple[DemoUser, ...]:
 
 
 def load_demo_users(
-    session: Session, city: DemoCity, passwords: Mapping[str, str] | None, now: datetime
+    uow: UnitOfWork, city: DemoCity, passwords: Mapping[str, str] | None, now: datetime
 ) -> list[str]:
-    """Create the demo accounts that are missing; return the usernames created.
+    """Create the demo accounts that are missing, in the caller's transaction (the demo
+    city's); return the usernames created.
 
     Without `passwords` (tests, benchmarks) each new account gets a random password nobody
     knows, so a forgotten demo database never opens with a guessable one.
     """
-    existing = set(session.scalars(select(User.username)))
+    existing = set(uow.session.scalars(select(User.username)))
     created = []
     for spec in demo_users(city):
         if spec.username in existing:
             continue
         password = (passwords or {}).get(spec.username) or secrets.token_urlsafe(18)
-        add_user(
-            session,
+        add_user_uncommitted(
+            uow,
             username=spec.username,
             password=password,
             role=spec.role,

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ticketing.exceptions import InvalidInput, NotFound
-from ticketing.models.sms import SmsMessage, SmsStatus
+from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.unit_of_work import UnitOfWork
 
 
@@ -120,3 +121,11 @@ def messages_to_retry(
             .limit(limit)
         )
     )
+
+
+def newest_outbound(session: Session, to_number: str | None, limit: int) -> list[SmsMessage]:
+    """The newest outgoing messages, newest first (only those to `to_number` if given)."""
+    query = select(SmsMessage).where(SmsMessage.direction == SmsDirection.OUTBOUND)
+    if to_number:
+        query = query.where(SmsMessage.to_number == to_number)
+    return list(session.scalars(query.order_by(SmsMessage.id.desc()).limit(limit)))

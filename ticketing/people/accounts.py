@@ -1,5 +1,9 @@
 """Console accounts: password hashing, creating users, logging in with a lockout.
 
+Each change to an account (`add_user`, `authenticate`, `change_password`, `unlock`,
+`set_password`, `set_active`) is a use case: it takes the unit of work the edge opened and
+commits it, its audit row with it. The look-ups (`find_user`, `list_users`, ...) only read.
+
 Passwords are hashed with the standard library's scrypt, so the core needs no extra
 package. The stored string names its parameters (`scrypt$n$r$p$salt$hash`), so they can be
 raised later: old hashes still verify, and `needs_rehash` tells the login to upgrade them.
@@ -28,6 +32,7 @@ from ticketing.models.catalogue import Department
 from ticketing.models.people import Staff
 from ticketing.models.places import Region
 from ticketing.people.audit import record_change
+from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import Actor
 
 SCRYPT_N = 2**14
@@ -139,7 +144,7 @@ class Area:
 
 
 def add_user(
-    session: Session,
+    uow: UnitOfWork,
     *,
     username: str,
     password: str,
@@ -149,7 +154,36 @@ def add_user(
     actor: Actor,
     now: datetime,
 ) -> User:
-    """Create an account after checking every field; InvalidInput says what is wrong."""
+    """Create an account after checking every field, and commit; InvalidInput says what
+    is wrong."""
+    user = add_user_uncommitted(
+        uow,
+        username=username,
+        password=password,
+        role=role,
+        display_name=display_name,
+        area=area,
+        actor=actor,
+        now=now,
+    )
+    uow.commit()
+    return user
+
+
+def add_user_uncommitted(
+    uow: UnitOfWork,
+    *,
+    username: str,
+    password: str,
+    role: UserRole | str,
+    display_name: str = "",
+    area: Area = Area(),  # frozen, so one shared default is safe
+    actor: Actor,
+    now: datetime,
+) -> User:
+    """`add_user` inside a transaction its caller commits (the demo loader adds its
+    accounts with the demo city)."""
+    session = uow.session
     username = check_username(username.strip().lower())
     try:
         role = UserRole(role)
@@ -231,14 +265,20 @@ class LoginResult:
         return self.user is not None
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime) -> LoginResult:
-    """Check a login and count failures; the caller commits either way, so the count sticks.
+def authenticate(uow: UnitOfWork, username: str, password: str, now: datetime) -> LoginResult:
+    """Check a login and count failures, and commit either way, so the count sticks.
 
     After MAX_FAILED_LOGINS failures in a row the account is locked for LOCKOUT; while it is,
     even the right password is refused. Every refusal (unknown name, wrong password, locked
     or disabled account) gives the same WRONG_CREDENTIALS and costs one scrypt, so neither
     the page nor the time taken says whether a username exists or is locked.
     """
+    result = _check_login(uow.session, username, password, now)
+    uow.commit()
+    return result
+
+
+def _check_login(session: Session, username: str, password: str, now: datetime) -> LoginResult:
     user = find_user(session, username)
     if user is None:
         verify_password(password, _dummy_hash())
@@ -310,19 +350,22 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
     session.expire(user, ["failed_logins", "locked_until"])
 
 
-def unlock(session: Session, username: str, actor: Actor, now: datetime) -> User:
+def unlock(uow: UnitOfWork, username: str, actor: Actor, now: datetime) -> User:
     """Lift a lockout and forget the failed attempts."""
+    session = uow.session
     user = get_user(session, username)
     user.locked_until = None
     user.failed_logins = 0
     record_change(session, actor, "user.unlock", now, target=f"user:{user.username}")
+    uow.commit()
     return user
 
 
 def change_password(
-    session: Session, user_id: int, old_password: str, new_password: str, now: datetime
+    uow: UnitOfWork, user_id: int, old_password: str, new_password: str, now: datetime
 ) -> User:
     """A user changes their own password; the old one must be right."""
+    session = uow.session
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("That account no longer exists.")
@@ -335,34 +378,50 @@ def change_password(
     record_change(
         session, Actor.user(user.id), "user.password", now, target=f"user:{user.username}"
     )
+    uow.commit()
     return user
 
 
 def set_password(
-    session: Session, username: str, new_password: str, actor: Actor, now: datetime
+    uow: UnitOfWork, username: str, new_password: str, actor: Actor, now: datetime
 ) -> User:
     """An administrator sets a user's password (a reset); it also lifts any lockout."""
+    session = uow.session
     user = get_user(session, username)
     check_new_password(new_password, user.username)
     user.password_hash = hash_password(new_password)
     user.locked_until = None
     user.failed_logins = 0
     record_change(session, actor, "user.password_reset", now, target=f"user:{user.username}")
+    uow.commit()
     return user
 
 
-def set_active(session: Session, username: str, active: bool, actor: Actor, now: datetime) -> User:
+def set_active(uow: UnitOfWork, username: str, active: bool, actor: Actor, now: datetime) -> User:
     """Enable or disable an account; a disabled account cannot log in."""
+    session = uow.session
     user = get_user(session, username)
     user.active = active
     action = "user.enable" if active else "user.disable"
     record_change(session, actor, action, now, target=f"user:{user.username}")
+    uow.commit()
     return user
 
 
 def count_users(session: Session) -> int:
     """How many accounts exist."""
     return int(session.scalar(select(func.count(User.id))) or 0)
+
+
+def logged_in_user(session: Session, user_id: int, fingerprint: str) -> User | None:
+    """The active user a login session names, if its password is still the one it logged
+    in with (`session_fingerprint`); None otherwise."""
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    if not hmac.compare_digest(fingerprint, session_fingerprint(user)):
+        return None
+    return user
 
 
 def session_fingerprint(user: User) -> str:

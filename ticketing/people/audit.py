@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,17 @@ def record_change(
     return entry
 
 
-def recent_changes(session: Session, limit: int = 100) -> list[AuditEntry]:
-    """The newest changes first, for the administration page and `hotline audit`."""
-    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+def recent_changes(
+    session: Session, limit: int = 100, *, before: int | None = None
+) -> list[AuditEntry]:
+    """The newest changes first (older than entry `before`, for the next page), for the
+    administration page and `hotline audit`."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before:
+        query = query.where(AuditEntry.id < before)
+    return list(session.scalars(query))
+
+
+def every_change(session: Session) -> Iterator[AuditEntry]:
+    """The whole audit log, newest first, read as it is written out (the CSV export)."""
+    return iter(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())))

@@ -114,3 +114,25 @@ def can_see(session: Session, user: User, ticket_id: int) -> bool:
     """Whether `user` may see the case with that id."""
     visible = select(Ticket.id).where(Ticket.id == ticket_id, case_filter(session, user))
     return session.scalar(visible) is not None
+
+
+def visible_number(session: Session, user: User, number: str) -> str | None:
+    """The number of the case, if `user` may see it."""
+    visible = select(Ticket.number).where(Ticket.number == number, case_filter(session, user))
+    found: str | None = session.scalar(visible)
+    return found
+
+
+# Who reads callers' numbers in full: the people who call residents back.
+SEE_PHONE = (UserRole.AGENT, UserRole.ADMIN)
+
+
+def mask_phone(phone: str | None, user: User) -> str:
+    """+86138****5678 for everyone but agents and administrators."""
+    if not phone:
+        return ""
+    if user.role in SEE_PHONE:
+        return phone
+    if len(phone) <= 8:
+        return "*" * (len(phone) - 2) + phone[-2:]
+    return phone[:6] + "*" * (len(phone) - 10) + phone[-4:]

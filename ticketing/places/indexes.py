@@ -7,11 +7,13 @@ query per lookup cannot. Rebuild them when grids or places are imported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from ticketing.models.accounts import AuditEntry
 from ticketing.models.places import Grid, Place
 from ticketing.places.gazetteer import Gazetteer, Match, PlaceEntry
 from ticketing.places.geo import GridIndex
@@ -66,3 +68,26 @@ class Locator:
             Located(match, match.entry.grid_code or self.grid_at(match.entry.lat, match.entry.lon))
             for match in self.places.search(text, limit=limit)
         ]
+
+
+# Where a use case gets the place index: the edge keeps one per process (and tests may
+# build a fresh one with `Locator.load`).
+LocatorSource = Callable[[Session], Locator]
+
+# The audit actions of the imports that can redraw grids or move places.
+LOCATOR_ACTIONS = ("grids.import",)
+
+
+def locator_stamp(session: Session) -> tuple[int, ...]:
+    """Changes whenever the grids or places the Locator was built from may have changed:
+    one statement of aggregates over primary keys."""
+    stamp = select(
+        select(func.count(Grid.id)).scalar_subquery(),
+        select(func.max(Grid.id)).scalar_subquery(),
+        select(func.count(Place.id)).scalar_subquery(),
+        select(func.max(Place.id)).scalar_subquery(),
+        select(func.max(AuditEntry.id))
+        .where(AuditEntry.action.in_(LOCATOR_ACTIONS))
+        .scalar_subquery(),
+    )
+    return tuple(int(v or 0) for v in session.execute(stamp).one())

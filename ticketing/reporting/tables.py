@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from ticketing.models.accounts import User, UserRole
+from ticketing.models.catalogue import Department
+from ticketing.models.places import Region
+from ticketing.people import visibility
 from ticketing.reporting import dashboards
 from ticketing.reporting.assessment import COLUMNS, Level, cells
 
@@ -33,6 +37,54 @@ class Scope:
     zone: ZoneInfo
     level: Level
     weeks: int = 8
+
+
+def scope_for(
+    session: Session, user: User, now: datetime, zone: ZoneInfo, weeks: int
+) -> tuple[str, Scope]:
+    """The dashboard scope of what `user` may see, and how the page names it."""
+    area, region_id = _area(session, user)
+    scope = Scope(
+        session=session,
+        where=visibility.case_filter(session, user),
+        now=now,
+        zone=zone,
+        level=dashboards.subarea_level(session, region_id),
+        weeks=weeks,
+    )
+    return area, scope
+
+
+def _area(session: Session, user: User) -> tuple[str, int | None]:
+    """How the viewer's scope is named, and its region (None: not a region)."""
+    if user.role is UserRole.SUPERVISOR and user.region_id is not None:
+        region = session.get(Region, user.region_id)
+        return (f"{region.name_en} ({region.code})" if region else "your area"), user.region_id
+    if user.role is UserRole.DISPATCHER and user.department_id is not None:
+        name = session.scalar(select(Department.name_en).where(Department.id == user.department_id))
+        return f"{name or 'your department'}: its cases", None
+    return "the whole city", None
+
+
+@dataclass(frozen=True)
+class Live:
+    """The dashboard's figures that are always read afresh (the assessment may be kept)."""
+
+    status: tuple[dashboards.Count, ...]
+    grids: tuple[dashboards.GridLoad, ...]
+    overdue: dashboards.Overdue
+    intake: dashboards.Intake
+    trend: dashboards.Trend
+
+
+def live(scope: Scope, overdue_limit: int) -> Live:
+    """The open cases by status and grid, the `overdue_limit` most overdue, today's intake
+    and the weeks' trend; each set of cases is read once: the open ones, then the weeks'."""
+    session, where, now, zone = scope.session, scope.where, scope.now, scope.zone
+    open_cases = dashboards.open_cases(session, where, now)
+    late = dashboards.overdue(session, where, now, overdue_limit, open_cases.overdue)
+    intake, trend = dashboards.intake_and_trend(session, where, now, zone, scope.weeks)
+    return Live(open_cases.by_status, open_cases.grids, late, intake, trend)
 
 
 def hours(late_seconds: float) -> str:

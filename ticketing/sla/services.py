@@ -197,7 +197,31 @@ def new_policy_version(
     calendar: str | None = None,
     name: str | None = None,
 ) -> SlaPolicyRow:
-    """Change a policy by adding a version; cases keep theirs until recomputed."""
+    """Change a policy by adding a version, and commit; cases keep theirs until
+    recomputed."""
+    row = new_policy_version_uncommitted(
+        uow,
+        code,
+        accept_within=accept_within,
+        resolve_within=resolve_within,
+        calendar=calendar,
+        name=name,
+    )
+    uow.commit()
+    return row
+
+
+def new_policy_version_uncommitted(
+    uow: UnitOfWork,
+    code: str,
+    *,
+    accept_within: timedelta | None = None,
+    resolve_within: timedelta | None = None,
+    calendar: str | None = None,
+    name: str | None = None,
+) -> SlaPolicyRow:
+    """`new_policy_version` inside a transaction its caller commits (the administrator's
+    change, with its audit row)."""
     session = uow.session
     current = session.scalars(
         select(SlaPolicyRow).where(SlaPolicyRow.code == code, SlaPolicyRow.current.is_(True))
@@ -222,7 +246,6 @@ def new_policy_version(
         current=True,
     )
     session.add(row)
-    uow.commit()
     return row
 
 

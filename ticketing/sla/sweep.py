@@ -52,13 +52,17 @@ def sweep_batch(uow: UnitOfWork, now: datetime, limit: int = 1000) -> tuple[int,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _sweep_batch(uow, now, limit)
+        taken, fired = _fire_batch(uow, now, limit)
+        if taken:
+            uow.commit()
+        return taken, fired
     finally:
         if collecting:
             gc.enable()
 
 
-def _sweep_batch(uow: UnitOfWork, now: datetime, limit: int) -> tuple[int, int]:
+def _fire_batch(uow: UnitOfWork, now: datetime, limit: int) -> tuple[int, int]:
+    """Take the due cases and write what fires, for `sweep_batch` to commit."""
     session = uow.session
     catalog = load_catalog(session)
     tickets = session.scalars(
@@ -87,7 +91,6 @@ def _sweep_batch(uow: UnitOfWork, now: datetime, limit: int) -> tuple[int, int]:
             for t in tickets
         )
         rows.write(uow)
-    uow.commit()
     return len(tickets), fired
 
 

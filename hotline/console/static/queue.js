@@ -10,7 +10,7 @@
 
   function rows() { return region.querySelectorAll("tbody tr[data-href]"); }
 
-  function select(index) {
+  function selectRow(index) {
     var all = rows();
     if (!all.length) return;
     selected = Math.max(0, Math.min(index, all.length - 1));
@@ -43,7 +43,7 @@
             if (!html) return;
             region.innerHTML = html;
             window.Console.renderCountdowns(region);
-            select(selected);
+            selectRow(selected);
             var live = document.getElementById("queue-live");
             if (live) live.textContent = "Updated " + new Date().toLocaleTimeString() + ".";
           });
@@ -58,8 +58,8 @@
   });
 
   var C = window.Console;
-  C.registerShortcut("j", "Next case", function () { select(selected + 1); });
-  C.registerShortcut("k", "Previous case", function () { select(selected - 1); });
+  C.registerShortcut("j", "Next case", function () { selectRow(selected + 1); });
+  C.registerShortcut("k", "Previous case", function () { selectRow(selected - 1); });
   C.registerShortcut("Enter", "Open the selected case", function () {
     var row = rows()[selected];
     if (row) window.location = row.getAttribute("data-href");
@@ -71,7 +71,7 @@
   var newUrl = region.getAttribute("data-new-url");
   if (newUrl) C.registerShortcut("n", "New case", function () { window.location = newUrl; });
 
-  select(0);
+  selectRow(0);
   var seconds = parseInt(region.getAttribute("data-poll") || "5", 10);
   setInterval(poll, Math.max(2, seconds) * 1000);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
