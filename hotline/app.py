@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from hotline.bootstrap import Services, bootstrap
 from hotline.settings import Settings
+from hotline.web.context import EXTENSION
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
-
-EXTENSION = "hotline"  # where the app keeps its services bundle
-
-
-def app_services() -> Services:
-    """The services of the app serving this request: the one way views reach them."""
-    found: Services = current_app.extensions[EXTENSION]
-    return found
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:

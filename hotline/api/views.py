@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint
 from sqlalchemy import text
 
-from hotline.app import app_services
-from hotline.telephony.signatures import twilio_signed
+from hotline.web.context import app_services
+from hotline.web.signatures import twilio_signed
 from ticketing.cases import intake
 
 bp = Blueprint("api", __name__)

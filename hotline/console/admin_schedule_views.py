@@ -14,8 +14,9 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from hotline.console.admin_views import Page, admin_only, attempt, form_value, now
-from hotline.console.base import actor, console_blueprint, services
+from hotline.console.base import actor, console_blueprint
 from hotline.jobs.admin import RECOMPUTE_JOB
+from hotline.web.context import app_services
 from ticketing.admin import queries, schedules
 from ticketing.admin import services as admin
 from ticketing.exceptions import NotFound
@@ -26,7 +27,7 @@ bp = console_blueprint("admin_schedule", __name__, url_prefix="/console/admin")
 
 
 def _recompute_deadlines() -> None:
-    services().jobs.enqueue("default", RECOMPUTE_JOB)
+    app_services().jobs.enqueue("default", RECOMPUTE_JOB)
 
 
 # ---------------------------------------------------------------- staff rosters
@@ -36,13 +37,13 @@ def _recompute_deadlines() -> None:
 @admin_only
 def staff_list() -> Page:
     q = request.args.get("q", "").strip()
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         found = queries.find_staff(uow.session, q)
     return render_template("console/admin/staff_list.html", staff=found, q=q)
 
 
 def _staff_page(employee_no: str, errors: dict[str, str], status: int = 200) -> Page:
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         try:
             found = queries.roster(uow.session, employee_no)
         except NotFound:
@@ -123,7 +124,7 @@ def leave_remove(employee_no: str, leave_id: int) -> Page:
 
 
 def _calendar_page(errors: dict[str, str], status: int = 200) -> Page:
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         found = queries.calendars(uow.session)
     page = render_template(
         "console/admin/calendar.html",
@@ -188,7 +189,7 @@ def calendar_remove() -> Page:
 
 
 def _sla_page(errors: dict[str, str], status: int = 200, code: str = "") -> Page:
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         found = queries.sla_policies(uow.session)
     catalog, versions, rules = found.catalog, found.versions, found.rules
     lengths = {c: cal.working_day_length for c, cal in catalog.calendars.items()}

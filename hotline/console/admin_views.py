@@ -19,7 +19,8 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.console.base import actor, console_blueprint, require_role, services
+from hotline.console.base import actor, console_blueprint, require_role
+from hotline.web.context import app_services
 from ticketing.admin import queries
 from ticketing.admin import services as admin
 from ticketing.admin.grid_import import import_grids
@@ -48,7 +49,7 @@ def form_value(name: str) -> str:
 def attempt(change: Callable[[UnitOfWork], Any]) -> str | None:
     """Run one service call in its own unit of work: None, or why it was refused."""
     try:
-        with services().uow() as uow:
+        with app_services().uow() as uow:
             change(uow)
     except DomainError as exc:
         return str(exc)
@@ -57,13 +58,13 @@ def attempt(change: Callable[[UnitOfWork], Any]) -> str | None:
 
 def now() -> datetime:
     """The services' clock (tests move it)."""
-    return services().clock()
+    return app_services().clock()
 
 
 @bp.get("")
 @admin_only
 def index() -> Page:
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         found = queries.overview(uow.session)
     return render_template("console/admin/index.html", counts=found.counts, recent=found.recent)
 
@@ -93,7 +94,7 @@ def import_post() -> Page:
         error = "The file is over 200 MB: import it with `hotline import` on the server."
     else:
         data = upload.read()
-        with services().uow() as uow:
+        with app_services().uow() as uow:
             result = importer(uow, data, actor(), now(), filename=upload.filename)
         if result.ok:
             flash(result.summary(), "success")
@@ -106,7 +107,7 @@ def import_post() -> Page:
 
 
 def _category_page(errors: dict[str, str], status: int = 200, **values: Any) -> Page:
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         found = queries.categories(uow.session)
     page = render_template(
         "console/admin/categories.html",
@@ -149,7 +150,7 @@ def category_add() -> Page:
 
 
 def _edit_page(code: str, errors: dict[str, str], status: int = 200) -> Page:
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         found = queries.category_form(uow.session, code)
         if found is None:
             abort(404, f"There is no category {code!r}.")
@@ -199,7 +200,7 @@ def category_save(code: str) -> Page:
 @admin_only
 def audit() -> Page:
     before = request.args.get("before", type=int)
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         entries = recent_changes(uow.session, AUDIT_PAGE, before=before)
     older = entries[-1].id if len(entries) == AUDIT_PAGE else None
     return render_template("console/admin/audit.html", entries=entries, older=older)
@@ -211,7 +212,7 @@ def audit_csv() -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "at_utc", "actor", "action", "target", "data"])
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         for e in every_change(uow.session):
             data = ";".join(f"{k}={v}" for k, v in e.data.items())
             cells = (e.actor, e.action, e.target, data)

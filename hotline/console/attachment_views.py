@@ -12,8 +12,9 @@ from __future__ import annotations
 from flask import abort, send_file
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.console.base import console_blueprint, current_user, require_role, services
+from hotline.console.base import console_blueprint, current_user, require_role
 from hotline.storage import attachments
+from hotline.web.context import app_services
 from ticketing.cases.attachments import visible_file
 from ticketing.cases.numbers import normalise_case_number
 from ticketing.models.accounts import UserRole
@@ -27,7 +28,7 @@ def attachment(number: str, attachment_id: int) -> WerkzeugResponse:
     """One attachment of a case the user may see, shown inline; 404 otherwise."""
     user = current_user()
     number = normalise_case_number(number) or ""
-    app = services()
+    app = app_services()
     with app.uow() as uow:
         found = visible_file(uow.session, user, number, attachment_id)
     path = attachments.stored_file(app.settings.var_dir, found.stored_path) if found else None

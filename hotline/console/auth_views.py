@@ -14,8 +14,8 @@ from hotline.console.base import (
     log_out,
     require_role,
     safe_next,
-    services,
 )
+from hotline.web.context import app_services
 from ticketing.exceptions import DomainError
 from ticketing.people import accounts
 
@@ -55,9 +55,9 @@ def login_post() -> tuple[str, int] | WerkzeugResponse:
     if not username or not password:
         error = "Enter your username and password."
     else:
-        app_services = services()
-        with app_services.uow() as uow:
-            result = accounts.authenticate(uow, username, password, app_services.clock())
+        services = app_services()
+        with services.uow() as uow:
+            result = accounts.authenticate(uow, username, password, services.clock())
             if result.user is not None:
                 log_in(result.user)
                 return redirect(target or home_for(result.user))
@@ -87,15 +87,15 @@ def account_post() -> tuple[str, int] | WerkzeugResponse:
     if form.get("new_password", "") != form.get("confirm_password", ""):
         errors["confirm_password"] = "The two new passwords differ."  # noqa: S105 - a message
     else:
-        app_services = services()
+        services = app_services()
         try:
-            with app_services.uow() as uow:
+            with services.uow() as uow:
                 user = accounts.change_password(
                     uow,
                     current_user().id,
                     form.get("current_password", ""),
                     form.get("new_password", ""),
-                    app_services.clock(),
+                    services.clock(),
                 )
         except DomainError as exc:
             field = "current_password" if "current" in str(exc) else "new_password"

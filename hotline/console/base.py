@@ -25,7 +25,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.app import app_services
+from hotline.web.context import app_services
 from ticketing.models.accounts import User, UserRole
 from ticketing.people.accounts import logged_in_user, session_fingerprint
 from ticketing.vocabulary.events import Actor
@@ -71,8 +71,6 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Admin", "/console/admin", (UserRole.ADMIN,)),
     NavItem("Account", "/account", ALL_ROLES),
 )
-
-services = app_services  # the console's short name for the one accessor
 
 # The blueprints whose unsafe requests need the CSRF token (filled by console_blueprint).
 CONSOLE_BLUEPRINTS: set[str] = set()
@@ -200,7 +198,7 @@ def find_current_user() -> User | None:
     user: User | None = None
     user_id = cookie.get("user_id")
     if isinstance(user_id, int):
-        with services().uow() as uow:
+        with app_services().uow() as uow:
             user = logged_in_user(uow.session, user_id, str(cookie.get("fp", "")))
     g.console_user = user
     return user

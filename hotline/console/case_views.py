@@ -20,10 +20,11 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.console.base import actor, console_blueprint, current_user, require_role, services
+from hotline.console.base import actor, console_blueprint, current_user, require_role
 from hotline.console.dashboard_views import map_tiles
 from hotline.console.maps import locator
 from hotline.settings import Settings
+from hotline.web.context import app_services
 from ticketing.cases import console_moves
 from ticketing.cases.console_moves import Mover
 from ticketing.cases.numbers import normalise_case_number
@@ -169,7 +170,7 @@ def _render(
     form: Form | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    app = services()
+    app = app_services()
     now = app.clock()
     with app.uow() as uow:
         page = pages.case_page(uow.session, user, number, now)
@@ -210,7 +211,7 @@ def act(number: str, name: str) -> WerkzeugResponse | tuple[str, int]:
     action = ACTIONS.get(name)
     if action is None:
         abort(404)
-    app = services()
+    app = app_services()
     by = Mover(user, actor(), app.clock(), app.settings.timezone)
     try:
         with app.uow() as uow:
@@ -241,7 +242,7 @@ def recording(number: str) -> WerkzeugResponse:
     """The caller's recorded description, as kept with the case (404 if none)."""
     user = current_user()
     number = _number(number)
-    app = services()
+    app = app_services()
     with app.uow() as uow:
         found = visible_number(uow.session, user, number)
     if found is None:

@@ -20,8 +20,9 @@ from flask import Response, abort, current_app, render_template
 from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
-from hotline.console.base import console_blueprint, current_user, require_role, serves, services
+from hotline.console.base import console_blueprint, current_user, require_role, serves
 from hotline.console.figure_cache import FigureCache
+from hotline.web.context import app_services
 from ticketing.models.accounts import User, UserRole
 from ticketing.reporting import dashboards
 from ticketing.reporting import tables as dashboard_tables
@@ -45,7 +46,7 @@ _TILES = re.compile(r"^(https?://|/)\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
 
 def map_tiles() -> str:
     """The tile server to draw under the grids, if one is configured and looks like one."""
-    url = str(current_app.config.get("HOTLINE_MAP_TILES") or services().settings.map_tiles)
+    url = str(current_app.config.get("HOTLINE_MAP_TILES") or app_services().settings.map_tiles)
     if url and not _TILES.match(url):
         log.warning("HOTLINE_MAP_TILES is not a {z}/{x}/{y} URL template; drawing no tiles")
         return ""
@@ -54,8 +55,8 @@ def map_tiles() -> str:
 
 def _scope(session: Session, user: User) -> tuple[str, dashboard_tables.Scope]:
     """The viewer's scope and its name on the page."""
-    app_services = services()
-    now, zone = app_services.clock(), app_services.settings.timezone
+    services = app_services()
+    now, zone = services.clock(), services.settings.timezone
     return dashboard_tables.scope_for(session, user, now, zone, TREND_WEEKS)
 
 
@@ -71,19 +72,19 @@ def _assessment(scope: dashboard_tables.Scope) -> Callable[[], dashboards.Assess
     except CompileError:  # a filter with a value SQL text cannot show: do not keep it
         ttl, where = 0.0, ""
     period = scope.now.astimezone(scope.zone).strftime("%Y-%m")
-    app_services = services()
+    services = app_services()
     cache: FigureCache[dashboards.Assessment] | None
     cache = current_app.extensions.get("dashboard_assessments")
     if cache is None:
         cache = current_app.extensions.setdefault(
             "dashboard_assessments",
-            FigureCache(app_services.parallel_reads),
+            FigureCache(services.parallel_reads),
         )
     condition, zone, level = scope.where, scope.zone, scope.level
 
     def compute() -> dashboards.Assessment:
-        with app_services.uow() as uow:
-            now = app_services.clock()
+        with services.uow() as uow:
+            now = services.clock()
             return dashboards.assessment_by_subarea(uow.session, condition, now, zone, level)
 
     pending = cache.get((where, level.value, period), compute, ttl)
@@ -125,7 +126,7 @@ def _chart_data(
 @require_role(*VIEWERS)
 def page() -> str:
     user = current_user()
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         area, scope = _scope(uow.session, user)
         pending = _assessment(scope)  # in a worker meanwhile, if it must be computed
         figures = dashboard_tables.live(scope, OVERDUE_ON_PAGE)
@@ -161,7 +162,7 @@ def export(name: str) -> Response:
     if export_table is None:
         abort(404)
     user = current_user()
-    with services().uow() as uow:
+    with app_services().uow() as uow:
         _, scope = _scope(uow.session, user)
         pending = _assessment(scope) if name == "assessment" else None
         rows = export_table(scope) if pending is None else []

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.bootstrap import Services
-from hotline.console.base import services
 from hotline.console.dashboard_views import map_tiles
 from hotline.storage import attachments
+from hotline.web.context import app_services
 from ticketing.cases import links as case_links
 from ticketing.cases import phone_page
 from ticketing.cases.links import CaseLink, ExpiredLink, LinkError, MalformedLink, TamperedLink
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +63,14 @@ LINK_PAGES: dict[type[LinkError], tuple[int, str, str]] = {
 
 
 def _link(token: str) -> CaseLink:
-    app = services()
+    app = app_services()
     return case_links.read_token(app.settings.secret_key, token, app.clock())
 
 
 def _check_form(token: str) -> None:
     """Refuse a POST whose form token is not this link's (a form from another site)."""
     sent = request.form.get(FORM_FIELD, "")
-    if not case_links.form_token_ok(services().settings.secret_key, token, sent):
+    if not case_links.form_token_ok(app_services().settings.secret_key, token, sent):
         raise _Refused(
             400,
             "This form could not be trusted",
@@ -94,7 +96,7 @@ def case_page(token: str) -> str | tuple[str, int]:
 def accept(token: str) -> WerkzeugResponse | tuple[str, int]:
     link = _link(token)
     _check_form(token)
-    app = services()
+    app = app_services()
     try:
         with app.uow() as uow:
             phone_page.accept(uow, link, app.clock())
@@ -107,7 +109,7 @@ def accept(token: str) -> WerkzeugResponse | tuple[str, int]:
 def resolve(token: str) -> WerkzeugResponse | tuple[str, int]:
     link = _link(token)
     _check_form(token)
-    app = services()
+    app = app_services()
     note = request.form.get("note", "")
     try:
         with app.uow() as uow:
@@ -123,7 +125,7 @@ def note(token: str) -> WerkzeugResponse | tuple[str, int]:
     request.max_content_length = MAX_REQUEST_BYTES
     link = _link(token)
     _check_form(token)
-    app = services()
+    app = app_services()
     text = request.form.get("note", "")
     try:
         _add_note(app, link, text, _checked_photos(request.files.getlist("photos")))
@@ -137,7 +139,7 @@ def note(token: str) -> WerkzeugResponse | tuple[str, int]:
 def photo(token: str, photo_id: int) -> WerkzeugResponse:
     """A photo of the case, for the member the link is for, while they hold the case."""
     link = _link(token)
-    app = services()
+    app = app_services()
     with app.uow() as uow:
         found = phone_page.photo(uow, link, photo_id)
         stored, content_type = found.stored_path, found.content_type
@@ -219,7 +221,7 @@ def _page(
     note_text: str = "",
     done_note: str = "",
 ) -> str:
-    app = services()
+    app = app_services()
     now = app.clock()
     with app.uow() as uow:
         case = phone_page.view(uow, link)
@@ -268,7 +270,7 @@ def _refusal(code: int, title: str, message: str) -> tuple[str, int]:
             code=code,
             title=title,
             message=message,
-            hotline_number=services().settings.twilio_from_number,
+            hotline_number=app_services().settings.twilio_from_number,
         )
     except Exception:
         log.exception("the mobile refusal page failed")

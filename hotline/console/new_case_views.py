@@ -15,9 +15,10 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.console.base import actor, console_blueprint, require_role, services
+from hotline.console.base import actor, console_blueprint, require_role
 from hotline.console.dashboard_views import map_tiles
 from hotline.console.maps import locator
+from hotline.web.context import app_services
 from ticketing.cases import agent_moves
 from ticketing.cases.intake import NewCase
 from ticketing.exceptions import DomainError, InvalidInput
@@ -42,7 +43,7 @@ GRIDS_IN_BOX = 400
 @require_role(*SEARCHERS)
 def places() -> Response:
     """Places matching ?q= (best first, each with its grid), or the grid at ?lat=&lon=."""
-    app = services()
+    app = app_services()
     with app.uow() as uow:
         index = locator(uow.session)
     if "lat" in request.args or "lon" in request.args:
@@ -85,7 +86,7 @@ def grids_in_box() -> Response:
         )
     except ValueError:
         return _bad("give south, west, north and east")
-    app = services()
+    app = app_services()
     with app.uow() as uow:
         found = outlines.grids_in_box(uow.session, south, west, north, east, GRIDS_IN_BOX)
     if found is None:
@@ -127,7 +128,7 @@ def _form_context(session: Session, typed: Typed) -> dict[str, Any]:
 @bp.route("/cases/new", methods=["GET", "POST"])
 @require_role(*CREATORS)
 def new_case() -> str | WerkzeugResponse | tuple[str, int]:
-    app = services()
+    app = app_services()
     if request.method == "GET":
         with app.uow() as uow:
             defaults = {"source": "agent_call", "language": "zh-CN"}
@@ -204,7 +205,7 @@ def _create(
     point: tuple[float, float] | None,
 ) -> tuple[str, str]:
     """Register the case; return its number and where it went, in words."""
-    app = services()
+    app = app_services()
     now = app.clock()
     with app.uow() as uow:
         new = NewCase(

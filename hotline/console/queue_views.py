@@ -15,7 +15,8 @@ from typing import Any
 
 from flask import Response, jsonify, render_template, request
 
-from hotline.console.base import console_blueprint, current_user, require_role, services
+from hotline.console.base import console_blueprint, current_user, require_role
+from hotline.web.context import app_services
 from ticketing.models.accounts import User, UserRole
 from ticketing.reporting import console_queue
 from ticketing.reporting import queues as qq
@@ -100,7 +101,7 @@ def parse(user: User) -> Request:
 
 def _load(user: User, wanted: Request) -> dict[str, Any]:
     """Everything the table needs, read in one session."""
-    app = services()
+    app = app_services()
     now = app.clock()
     with app.uow() as uow:
         screen = console_queue.queue_screen(uow.session, user, wanted.filters, wanted.after, now)
@@ -139,7 +140,7 @@ def changes() -> Response:
     user = current_user()
     since = request.args.get("since", "")[:80]
     wanted = parse(user)
-    app = services()
+    app = app_services()
     with app.uow() as uow:
         changed, stamp = console_queue.poll(
             uow.session, user, wanted.filters, wanted.after, since, app.clock()

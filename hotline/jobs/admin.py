@@ -3,10 +3,14 @@ or SLA policy change (in batches, each its own short transaction)."""
 
 from __future__ import annotations
 
-from hotline.bootstrap import Services
+from typing import TYPE_CHECKING
+
 from hotline.jobs import context
 from hotline.jobs.queue import job_name
 from ticketing.sla.services import recompute_open_cases
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 
 def recompute_all(services: Services, batch: int = 500) -> int:

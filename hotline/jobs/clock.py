@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from hotline.bootstrap import Services
 from hotline.jobs.queue import RqJobQueue
 from hotline.jobs.tasks import TICK_JOB
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 log = logging.getLogger(__name__)
 

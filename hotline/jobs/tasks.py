@@ -8,7 +8,7 @@ from datetime import timedelta
 from hotline.exceptions import SmsRejected
 from hotline.jobs import context
 from hotline.jobs.queue import job_name
-from ticketing.cases import closure, transcripts
+from ticketing.cases import closure
 from ticketing.notices import outbox
 from ticketing.sla import sweep as sla_sweep
 
@@ -90,36 +90,3 @@ def tick() -> None:
 
 
 TICK_JOB = job_name(tick)
-
-
-def transcribe_recording(ticket_id: int) -> None:
-    """Fetch a case's recording, keep it, and attach its transcript. Unreadable audio is
-    recorded on the case and not retried; an unreachable recording raises so rq retries."""
-    from hotline.speech.exceptions import SpeechError
-    from hotline.voice import recordings
-
-    services = context.current()
-    with services.uow() as uow:
-        recording = transcripts.recording_to_transcribe(uow, ticket_id)
-    if recording is None:
-        return  # no recording, or a repeated job
-    url, number, language = recording.url, recording.number, recording.language
-    try:
-        audio = recordings.fetch(url, services.settings)
-        recordings.keep(number, audio, services.settings)
-        recognizer = services.recognizer(language)
-        if recognizer is None:
-            raise SpeechError(f"no speech recogniser is configured for {language}")
-        heard = recognizer.recognize(audio)
-    except (recordings.RecordingRefused, SpeechError) as exc:
-        log.warning("case %s: recording not transcribed: %s", number, exc)
-        with services.uow() as uow:
-            transcripts.note_transcription_failure(uow, ticket_id, str(exc), services.clock())
-        return
-    with services.uow() as uow:
-        transcripts.attach_transcript(
-            uow, ticket_id, heard.text, heard.confidence, recognizer.name, services.clock()
-        )
-
-
-TRANSCRIBE_JOB = job_name(transcribe_recording)

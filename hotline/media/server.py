@@ -20,13 +20,13 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from hotline.bootstrap import Services
 from hotline.media import protocol
 from hotline.media.config import MEDIA_PATH, MediaSettings
 from hotline.media.exchange import Expectation, SpeechExchange
@@ -36,6 +36,9 @@ from hotline.speech.audio import mulaw_to_pcm16
 from hotline.speech.engines import parse_config
 from hotline.speech.recognizers import Stream
 from hotline.speech.step_grammars import StepGrammars
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from hotline.app import app_services
-from hotline.telephony.signatures import twilio_signed
 from hotline.voice import calls
 from hotline.voice.inputs import CallRequest
+from hotline.web.context import app_services
+from hotline.web.signatures import twilio_signed
 from ticketing.inbox import services as sms_inbox
 from ticketing.notices import outbox
 

@@ -8,17 +8,16 @@ retries a request it gets the same TwiML back and nothing (a case, an SMS) happe
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hotline.bootstrap import Services
-from hotline.jobs.tasks import TRANSCRIBE_JOB
 from hotline.media.exchange import Expectation
 from hotline.media.tokens import stream_token
 from hotline.voice import actions, engine
 from hotline.voice.inputs import CallRequest, event_for
+from hotline.voice.recordings import TRANSCRIBE_JOB
 from hotline.voice.state import CallStates
 from hotline.voice.twiml import Urls, render
 from ticketing.cases import intake
@@ -26,6 +25,9 @@ from ticketing.exceptions import InvalidInput, NotFound
 from ticketing.models.calls import Call
 from ticketing.models.cases import Ticket
 from ticketing.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hotline.bootstrap import Services
 from hotline.media.exchange import recognition_of
 from hotline.speech.exceptions import SpeechError
 from hotline.speech.grammars import Grammar
@@ -23,6 +23,9 @@ from hotline.speech.step_grammars import EMERGENCY, is_emergency
 from hotline.voice import engine, recordings
 from hotline.voice.actions import personal_grammar
 from hotline.voice.flows import Flow, Node
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 log = logging.getLogger(__name__)
 

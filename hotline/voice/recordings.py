@@ -14,7 +14,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from hotline.jobs import context
+from hotline.jobs.queue import job_name
 from hotline.settings import Settings
+from hotline.speech.exceptions import SpeechError
+from ticketing.cases import transcripts
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +74,33 @@ def keep(ticket_number: str, data: bytes, settings: Settings) -> Path:
     path = folder / f"{ticket_number}.wav"
     path.write_bytes(data)
     return path
+
+
+def transcribe_recording(ticket_id: int) -> None:
+    """Fetch a case's recording, keep it, and attach its transcript. Unreadable audio is
+    recorded on the case and not retried; an unreachable recording raises so rq retries."""
+    services = context.current()
+    with services.uow() as uow:
+        recording = transcripts.recording_to_transcribe(uow, ticket_id)
+    if recording is None:
+        return  # no recording, or a repeated job
+    url, number, language = recording.url, recording.number, recording.language
+    try:
+        audio = fetch(url, services.settings)
+        keep(number, audio, services.settings)
+        recognizer = services.recognizer(language)
+        if recognizer is None:
+            raise SpeechError(f"no speech recogniser is configured for {language}")
+        heard = recognizer.recognize(audio)
+    except (RecordingRefused, SpeechError) as exc:
+        log.warning("case %s: recording not transcribed: %s", number, exc)
+        with services.uow() as uow:
+            transcripts.note_transcription_failure(uow, ticket_id, str(exc), services.clock())
+        return
+    with services.uow() as uow:
+        transcripts.attach_transcript(
+            uow, ticket_id, heard.text, heard.confidence, recognizer.name, services.clock()
+        )
+
+
+TRANSCRIBE_JOB = job_name(transcribe_recording)

@@ -10,14 +10,22 @@ from types import ModuleType
 import pytest
 
 import hotline.jobs
+import hotline.voice
 from hotline.jobs import admin, tasks
+from hotline.voice import recordings
 from hotline.jobs.queue import JOBS, job_name
+
+
+# Jobs live beside their concept: the queue's own in hotline.jobs, the transcription with
+# the recordings it reads.
+JOB_HOMES = (hotline.jobs, hotline.voice)
 
 
 def _job_modules() -> list[ModuleType]:
     return [
-        importlib.import_module(f"{hotline.jobs.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(hotline.jobs.__path__)
+        importlib.import_module(f"{home.__name__}.{info.name}")
+        for home in JOB_HOMES
+        for info in pkgutil.iter_modules(home.__path__)
     ]
 
 
@@ -40,7 +48,7 @@ def test_every_job_name_the_jobs_modules_define_is_registered() -> None:
     }
     assert names == set(JOBS)
     assert tasks.SEND_SMS_JOB == "hotline.jobs.tasks.send_sms"
-    assert tasks.TRANSCRIBE_JOB == "hotline.jobs.tasks.transcribe_recording"
+    assert recordings.TRANSCRIBE_JOB == "hotline.voice.recordings.transcribe_recording"
     assert tasks.TICK_JOB == "hotline.jobs.tasks.tick"
     assert admin.RECOMPUTE_JOB == "hotline.jobs.admin.recompute_deadlines"
 

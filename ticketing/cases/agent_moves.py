@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from ticketing.cases import closure, repository
 from ticketing.cases.intake import NewCase, dispatch, open_case_uncommitted, route_case
 from ticketing.cases.services import recategorise, resolve
-from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput, InvalidTransition
+from ticketing.history.recording import case_facts, queue_sms, record_event
 from ticketing.models.cases import Ticket
 from ticketing.models.places import Place
 from ticketing.notices import wording

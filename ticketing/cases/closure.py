@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ticketing.cases import repository
-from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput
+from ticketing.history.recording import case_facts, queue_sms, record_event
 from ticketing.models.cases import Ticket
 from ticketing.notices import wording
 from ticketing.sla.services import PolicyCatalog, load_catalog, refresh_deadlines

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from ticketing.cases import repository
 from ticketing.cases.numbers import day_prefix, format_case_number, normalise_case_number
-from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput, NotFound
+from ticketing.history.recording import case_facts, queue_sms, record_event
 from ticketing.models.calls import Call
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from ticketing.cases import repository, services
 from ticketing.cases.links import CaseLink
-from ticketing.events.recording import record_event
 from ticketing.exceptions import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from ticketing.history.recording import record_event
 from ticketing.models.cases import Attachment, Ticket, TicketEvent
 from ticketing.models.people import Staff
 from ticketing.unit_of_work import UnitOfWork

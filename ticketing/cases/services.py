@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from ticketing.cases import repository
 from ticketing.cases.intake import assign, dispatch, find_location, route_case
-from ticketing.events.recording import case_facts, queue_sms, record_event
 from ticketing.exceptions import InvalidInput, InvalidTransition
+from ticketing.history.recording import case_facts, queue_sms, record_event
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff
 from ticketing.notices import wording

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ticketing.cases.intake import SYSTEM
-from ticketing.events.recording import record_event
 from ticketing.exceptions import NotFound
+from ticketing.history.recording import record_event
 from ticketing.models.cases import Ticket
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import EventKind

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.cases import closure, repository
 from ticketing.cases.services import accept, resolve, send_back
-from ticketing.events.recording import record_event
+from ticketing.history.recording import record_event
 from ticketing.inbox.commands import (
     CommandKind,
     CommandParser,

@@ -44,7 +44,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from ticketing.events.recording import case_facts
+from ticketing.history.recording import case_facts
 from ticketing.models.cases import Ticket, TicketEvent
 from ticketing.models.people import Staff
 from ticketing.models.sla import Escalation

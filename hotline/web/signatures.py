@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from hotline.app import app_services
+from hotline.web.context import app_services
 
 F = TypeVar("F", bound=Callable[..., Any])
 
