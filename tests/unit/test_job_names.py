@@ -12,9 +12,8 @@ import pytest
 import hotline.jobs
 import hotline.voice
 from hotline.jobs import admin, tasks
-from hotline.voice import recordings
 from hotline.jobs.queue import JOBS, job_name
-
+from hotline.voice import recordings
 
 # Jobs live beside their concept: the queue's own in hotline.jobs, the transcription with
 # the recordings it reads.
