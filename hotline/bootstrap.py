@@ -16,6 +16,8 @@ from redis import Redis
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline.console.figure_cache import FigureCache
+from hotline.console.maps import PlaceIndex
 from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.jobs.tasks import SEND_SMS_JOB
 from hotline.media.exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
@@ -28,6 +30,7 @@ from hotline.voice.actions import FLOW_VOCABULARY
 from hotline.voice.flows import Flow, load_flows
 from hotline.voice.state import CallStates, DatabaseCallStates, RedisCallStates
 from ticketing.cases.links import CaseLinks
+from ticketing.reporting.dashboards import Assessment
 from ticketing.unit_of_work import Subscriber, UnitOfWork, on_sms_queued
 
 Clock = Callable[[], datetime]
@@ -54,6 +57,9 @@ class Services:
     exchange: SpeechExchange
     step_grammars: StepGrammars = field(repr=False)
     recognizers: Recognizers = field(repr=False)
+    # The console's caches: the place index of its maps, the dashboard's kept figures.
+    places: PlaceIndex = field(repr=False)
+    figures: FigureCache[Assessment] = field(repr=False)
     clock: Clock = utc_now
     # The one Redis client of the process (None embedded): jobs, call states, exchange.
     redis: Redis | None = field(default=None, repr=False)
@@ -69,17 +75,22 @@ class Services:
 
     @property
     def parallel_reads(self) -> bool:
-        """Whether units of work in two threads can read at once, each on a connection of
-        its own: not on SQLite (every transaction there takes the write lock first), nor
-        when the sessions are bound to one shared connection (as tests bind them)."""
-        bind = self.session_factory.kw.get("bind")
-        return isinstance(bind, Engine) and bind.dialect.name != "sqlite"
+        """Whether units of work in two threads can read at once (see `parallel_reads`)."""
+        return parallel_reads(self.session_factory)
 
     def uow(self) -> UnitOfWork:
         """A unit of work whose committed outbox rows are handed to the SMS job and whose
         domain events reach the subscribers."""
         send = on_sms_queued(partial(self.jobs.enqueue, "sms", SEND_SMS_JOB))
         return UnitOfWork(self.session_factory, (send, *self.subscribers), self.links)
+
+
+def parallel_reads(session_factory: sessionmaker[Session]) -> bool:
+    """Whether units of work in two threads can read at once, each on a connection of its
+    own: not on SQLite (every transaction there takes the write lock first), nor when the
+    sessions are bound to one shared connection (as tests bind them)."""
+    bind = session_factory.kw.get("bind")
+    return isinstance(bind, Engine) and bind.dialect.name != "sqlite"
 
 
 def case_links(settings: Settings) -> CaseLinks | None:
@@ -158,6 +169,8 @@ def bootstrap(
         exchange=RedisSpeechExchange(redis) if redis is not None else MemorySpeechExchange(),
         step_grammars=StepGrammars(session_factory),
         recognizers=Recognizers(settings.speech),
+        places=PlaceIndex(),
+        figures=FigureCache(background=parallel_reads(session_factory)),
         clock=clock,
         redis=redis,
         links=case_links(settings),

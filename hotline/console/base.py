@@ -25,7 +25,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hotline.web.context import app_services
+from hotline.web.context import EXTENSION, app_services
 from ticketing.models.accounts import User, UserRole
 from ticketing.people.accounts import logged_in_user, session_fingerprint
 from ticketing.vocabulary.events import Actor
@@ -297,7 +297,7 @@ def template_globals() -> dict[str, Any]:
 
 def _has_session() -> bool:
     try:
-        return "hotline" in current_app.extensions
+        return EXTENSION in current_app.extensions
     except RuntimeError:
         return False
 

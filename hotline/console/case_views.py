@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, current_user, require_role
 from hotline.console.dashboard_views import map_tiles
-from hotline.console.maps import locator
 from hotline.settings import Settings
 from hotline.web.context import app_services
 from ticketing.cases import console_moves
@@ -88,7 +87,7 @@ def _place(uow: UnitOfWork, by: Mover, number: str, form: Form) -> str:
         uow,
         by,
         number,
-        locator,
+        app_services().places.locator,
         _text(form, "reason"),
         place_id=_text(form, "place_id"),
         lat=_text(form, "lat"),

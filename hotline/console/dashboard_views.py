@@ -21,7 +21,6 @@ from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
 from hotline.console.base import console_blueprint, current_user, require_role, serves
-from hotline.console.figure_cache import FigureCache
 from hotline.web.context import app_services
 from ticketing.models.accounts import User, UserRole
 from ticketing.reporting import dashboards
@@ -73,13 +72,7 @@ def _assessment(scope: dashboard_tables.Scope) -> Callable[[], dashboards.Assess
         ttl, where = 0.0, ""
     period = scope.now.astimezone(scope.zone).strftime("%Y-%m")
     services = app_services()
-    cache: FigureCache[dashboards.Assessment] | None
-    cache = current_app.extensions.get("dashboard_assessments")
-    if cache is None:
-        cache = current_app.extensions.setdefault(
-            "dashboard_assessments",
-            FigureCache(services.parallel_reads),
-        )
+    cache = services.figures
     condition, zone, level = scope.where, scope.zone, scope.level
 
     def compute() -> dashboards.Assessment:

@@ -1,7 +1,7 @@
 """The process's place index for the console's map pages.
 
 The `Locator` (the gazetteer and the grids' outlines in memory) is built once per process
-and database and rebuilt when a cheap stamp moves (`ticketing.places.indexes.locator_stamp`):
+(`Services.places`) and rebuilt when a cheap stamp moves (`ticketing.places.indexes.locator_stamp`):
 the count and highest id of grids and places (a first load, seeding) and the id of the
 newest grid import in the audit log, so an import that only redraws outlines (same grids,
 same ids) is noticed too. Every web process reads the stamp from the database, so all of
@@ -16,18 +16,21 @@ from sqlalchemy.orm import Session
 
 from ticketing.places.indexes import Locator, locator_stamp
 
-_lock = threading.Lock()
-_locators: dict[str, tuple[tuple[int, ...], Locator]] = {}
 
+class PlaceIndex:
+    """The place index of one database, kept by the process's services and rebuilt when
+    an import changed it."""
 
-def locator(session: Session) -> Locator:
-    """The process's place index for this database, rebuilt when an import changed it."""
-    key = str(session.get_bind().engine.url)
-    stamp = locator_stamp(session)
-    with _lock:
-        cached = _locators.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        built = Locator.load(session)
-        _locators[key] = (stamp, built)
-        return built
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: tuple[tuple[int, ...], Locator] | None = None
+
+    def locator(self, session: Session) -> Locator:
+        """The index as of this session's database; built again when the stamp moved."""
+        stamp = locator_stamp(session)
+        with self._lock:
+            if self._kept is not None and self._kept[0] == stamp:
+                return self._kept[1]
+            built = Locator.load(session)
+            self._kept = (stamp, built)
+            return built

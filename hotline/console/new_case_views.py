@@ -17,7 +17,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, require_role
 from hotline.console.dashboard_views import map_tiles
-from hotline.console.maps import locator
 from hotline.web.context import app_services
 from ticketing.cases import agent_moves
 from ticketing.cases.intake import NewCase
@@ -45,7 +44,7 @@ def places() -> Response:
     """Places matching ?q= (best first, each with its grid), or the grid at ?lat=&lon=."""
     app = app_services()
     with app.uow() as uow:
-        index = locator(uow.session)
+        index = app_services().places.locator(uow.session)
     if "lat" in request.args or "lon" in request.args:
         try:
             point = parse_point(request.args.get("lat", ""), request.args.get("lon", ""))
@@ -222,7 +221,7 @@ def _create(
             actor(),
             now,
             app.settings.timezone,
-            locator,
+            app_services().places.locator,
             priority=priority,
             place_id=place_id,
             point=point,

@@ -78,9 +78,7 @@ def live_app(
         )
     app = create_app(services=services)
     yield app
-    cache = app.extensions.get("dashboard_assessments")
-    if cache is not None:
-        cache.shutdown()
+    services.figures.shutdown()
 
 
 def register(app: Flask, category: str, grid: str, clock: FixedClock) -> None:
@@ -105,7 +103,8 @@ def cases_on_page(html: str) -> int:
 
 
 def kept(app: Flask) -> FigureCache[object]:
-    cache: FigureCache[object] = app.extensions["dashboard_assessments"]
+    services: Services = app.extensions["hotline"]
+    cache: FigureCache[object] = services.figures  # type: ignore[assignment]  # any figures
     return cache
 
 
