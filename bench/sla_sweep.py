@@ -709,7 +709,7 @@ def _area(path: str, name: str) -> str:
     if path == "~":
         return "C built-ins called from C"
     for marker, area in (
-        ("ticketing/business_time", "business time (ticketing.sla.business_time)"),
+        ("ticketing/sla/business_time", "business time (ticketing.sla.business_time)"),
         ("chinese_calendar", "chinese_calendar lookups"),
         ("zoneinfo", "zoneinfo"),
         ("/ticketing/", "ticketing (other)"),
