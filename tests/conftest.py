@@ -30,9 +30,28 @@ from hotline.storage import schema
 from ticketing.demo import seeding
 from ticketing.unit_of_work import UnitOfWork
 
+# STYLE.md point 14's three speeds, and the browser tests apart (they need Chromium).
+SPEEDS = ("unit", "integration", "functional", "browser")
+
 TEST_TOKEN = "test-webhook-token"
 PUBLIC_BASE_URL = "https://hotline.example.org"
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: every collected test is checked
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse the run when a test has no speed marker or more than one, so that a new test
+    module cannot forget its `pytestmark` and `-m unit` etc. select every test once."""
+    wrong = []
+    for item in items:
+        speeds = sorted({mark.name for mark in item.iter_markers() if mark.name in SPEEDS})
+        if len(speeds) != 1:
+            wrong.append(f"  {item.nodeid}: {', '.join(speeds) or 'none'}")
+    if wrong:
+        raise pytest.UsageError(
+            f"each test needs exactly one speed marker of {', '.join(SPEEDS)} "
+            "(set `pytestmark` in its module):\n" + "\n".join(wrong)
+        )
 
 
 @pytest.fixture(scope="session")

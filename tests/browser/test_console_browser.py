@@ -38,6 +38,8 @@ from ticketing.models.sms import SmsDirection, SmsMessage
 from ticketing.people import accounts
 from ticketing.vocabulary.events import Actor
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(

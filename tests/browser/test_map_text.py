@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import update
 
 from tests.browser.test_console_browser import _log_in, _page, browser, live
 from ticketing.cases import intake
 from ticketing.models.places import Grid
+
+pytestmark = pytest.mark.browser
 
 __all__ = ["browser", "live"]  # the fixtures, imported for pytest
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -14,6 +15,8 @@ from ticketing.cases import intake
 from ticketing.models.accounts import User
 from ticketing.models.cases import TicketEvent
 from ticketing.vocabulary.events import EventKind
+
+pytestmark = pytest.mark.functional
 
 CALLER = "+8613812345678"
 MASKED = "+86138****5678"

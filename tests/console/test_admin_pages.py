@@ -19,6 +19,8 @@ from ticketing.models.catalogue import Category
 from ticketing.models.people import LeavePeriod, RosterShift
 from ticketing.models.sla import CalendarRow, SlaPolicyRow
 
+pytestmark = pytest.mark.functional
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
 PAGES = (
     "/console/admin",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -15,6 +16,8 @@ from tests.console.test_mobile_page import _open_case, _staff, png_bytes
 from ticketing.cases import phone_page
 from ticketing.cases.links import CaseLink
 from ticketing.models.cases import Attachment
+
+pytestmark = pytest.mark.functional
 
 
 def _add_photo(services: Services, number: str, data: bytes, name: str = "lamp.png") -> int:

@@ -22,6 +22,8 @@ from tests.console.conftest import TEST_PASSWORDS, Login, csrf_token, post
 from ticketing.models.accounts import AuditEntry, User, UserRole
 from ticketing.people import accounts
 
+pytestmark = pytest.mark.functional
+
 
 def _user_in(session: Session, username: str) -> User:
     return session.scalars(select(User).where(User.username == username)).one()

@@ -24,6 +24,8 @@ from ticketing.models.places import Grid, Place
 from ticketing.people.visibility import mask_phone
 from ticketing.vocabulary.lifecycle import TicketStatus
 
+pytestmark = pytest.mark.functional
+
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"
 MASKED = "+86138****5678"

@@ -8,6 +8,7 @@ import hashlib
 import io
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
@@ -24,6 +25,8 @@ from ticketing.cases.links import form_token, make_token
 from ticketing.db import Base
 from ticketing.models.accounts import User
 from ticketing.models.people import LeavePeriod, RosterShift, Staff
+
+pytestmark = pytest.mark.functional
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The mobile page has no session: its forms carry a token bound to the link instead.

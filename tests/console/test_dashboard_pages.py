@@ -25,6 +25,8 @@ from ticketing.people import accounts
 from ticketing.reporting.tables import TABLES
 from ticketing.vocabulary.events import Actor
 
+pytestmark = pytest.mark.functional
+
 SH = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')

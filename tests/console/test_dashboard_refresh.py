@@ -28,6 +28,8 @@ from ticketing.models.sms import SmsMessage
 from ticketing.people import accounts
 from ticketing.vocabulary.events import Actor
 
+pytestmark = pytest.mark.functional
+
 SH = ZoneInfo("Asia/Shanghai")
 WAIT = 10.0
 ROW_CASES = re.compile(r"<tr><td>[^<]*</td><td class=\"num\">(\d+)</td>")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
@@ -19,6 +20,8 @@ from ticketing.admin.grid_import import import_grids
 from ticketing.cases import intake
 from ticketing.models.places import Grid
 from ticketing.vocabulary.events import Actor
+
+pytestmark = pytest.mark.functional
 
 # Well outside the demo city (34.7-34.9 N, 113.6-113.8 E).
 FAR = (34.9505, 113.9505)

@@ -30,6 +30,8 @@ from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 from ticketing.vocabulary.roles import AssignmentRole
 
+pytestmark = pytest.mark.functional
+
 CALLER = "+8613812345678"
 URL = re.compile(r"https?://\S+")
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')

@@ -35,6 +35,8 @@ from ticketing.cases import intake
 from ticketing.cases.links import make_token
 from ticketing.models.accounts import User
 
+pytestmark = pytest.mark.functional
+
 OK, SHOWN, LOGIN = "ok", "shown", "login"
 FORBIDDEN, MISSING, BAD_LINK = "forbidden", "missing", "bad-link"
 ROLES = ("agent", "supervisor", "dispatcher", "grid_member", "admin", "anonymous")

@@ -29,6 +29,8 @@ from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.roles import AssignmentRole
 
+pytestmark = pytest.mark.integration
+
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # Friday 10:30 in Shanghai
 

@@ -12,6 +12,8 @@ from click.testing import CliRunner, Result
 
 from hotline.cli.main import main
 
+pytestmark = pytest.mark.functional
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
 
 

@@ -17,6 +17,8 @@ from hotline.simulator.caller import (
 )
 from tests.conftest import AUDIO
 
+pytestmark = pytest.mark.functional
+
 SCRIPTS = Path(__file__).parent.parent / "fixtures" / "calls"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
@@ -15,6 +16,8 @@ from ticketing.models.people import Staff
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.lifecycle import TicketStatus
+
+pytestmark = pytest.mark.functional
 
 CALLER = "+8613812345678"
 STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]

@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import AUDIO
 
+pytestmark = pytest.mark.functional
+
 CALLER = "+8613812345678"
 MEMBER_1101 = "+8613903710001"
 

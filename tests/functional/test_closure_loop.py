@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
@@ -19,6 +20,8 @@ from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.sla.business_time import OFFICE_HOURS
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.lifecycle import TicketStatus
+
+pytestmark = pytest.mark.functional
 
 CALLER = "+8613812345678"
 STRANGER = "+8613700000000"

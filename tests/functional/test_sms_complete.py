@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
@@ -19,6 +20,8 @@ from ticketing.models.people import Staff, StaffRole
 from ticketing.models.sms import SmsMessage, SmsStatus
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.lifecycle import TicketStatus
+
+pytestmark = pytest.mark.functional
 
 CALLER = "+8613812345678"
 EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]  # grid 1101's member reads English

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +19,8 @@ from hotline.simulator.caller import FlaskTransport, Simulator
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN, FixedClock
 from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued
 from ticketing.vocabulary.events import ActorKind, EventKind
+
+pytestmark = pytest.mark.functional
 
 CALLER = "+8613812345678"
 STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]

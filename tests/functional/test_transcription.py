@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
@@ -13,6 +14,8 @@ from hotline.simulator.caller import Simulator
 from tests.conftest import AUDIO
 from ticketing.models.cases import Ticket
 from ticketing.vocabulary.lifecycle import TicketStatus
+
+pytestmark = pytest.mark.functional
 
 CALLER = "+8613812345678"
 BASE = {"CallSid": "CA" + "c" * 32, "From": CALLER, "To": "+8637112345", "AccountSid": "AC1"}

@@ -18,6 +18,8 @@ from tests.conftest import AUDIO, PUBLIC_BASE_URL, TEST_TOKEN
 from ticketing.cases import intake
 from ticketing.unit_of_work import UnitOfWork
 
+pytestmark = pytest.mark.functional
+
 SPEECH = AUDIO / "speech"
 CALLER = "+8613812345678"
 

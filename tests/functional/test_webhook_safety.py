@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from tests.conftest import TEST_TOKEN, count
 from ticketing.models.cases import Ticket
 from ticketing.models.sms import SmsMessage, SmsStatus
 from ticketing.vocabulary.lifecycle import TicketStatus
+
+pytestmark = pytest.mark.functional
 
 CALLER = "+8613812345678"
 BASE = {"CallSid": "CA" + "a" * 32, "From": CALLER, "To": "+8637112345", "AccountSid": "AC1"}

@@ -44,6 +44,8 @@ from ticketing.sla.services import load_catalog
 from ticketing.vocabulary.catalogue import CategoryLevel, Priority
 from ticketing.vocabulary.events import Actor
 
+pytestmark = pytest.mark.integration
+
 ADMIN = Actor.user(1)
 
 

@@ -29,6 +29,8 @@ from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 from ticketing.vocabulary.roles import AssignmentRole
 
+pytestmark = pytest.mark.integration
+
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"
 AGENT = Actor.user(1)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from hotline.bootstrap import Services
 from ticketing.cases import intake
 from ticketing.cases import services as cases
 from ticketing.reporting.assessment import Level, month_bounds
 from ticketing.reporting.outcomes import assessment
+
+pytestmark = pytest.mark.integration
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -14,7 +14,7 @@ from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.voice.state import RedisCallStates
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,8 @@ from ticketing.reporting import dashboards, outcomes
 from ticketing.reporting.assessment import Level, Row, month_bounds
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import Actor
+
+pytestmark = pytest.mark.integration
 
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = Actor.caller("+8613812345678")

@@ -23,6 +23,8 @@ from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
 
+pytestmark = pytest.mark.integration
+
 SH = ZoneInfo("Asia/Shanghai")
 
 

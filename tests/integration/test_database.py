@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, delete
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from ticketing.cases import repository
 from ticketing.db import Base
 from ticketing.models.cases import CaseSequence
+
+pytestmark = pytest.mark.integration
 
 
 def test_migrations_build_exactly_the_models(db_engine: Engine) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
@@ -19,6 +20,8 @@ from ticketing.models.places import Grid
 from ticketing.places.indexes import grid_index
 from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.roles import AssignmentRole
+
+pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
 ACTOR = Actor.cli("test")

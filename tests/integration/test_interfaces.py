@@ -15,6 +15,8 @@ from hotline.telephony.sms import LogSmsSender, SmsSender, TwilioSmsSender, twil
 from tests.twilio_stub import TwilioStub
 from ticketing.models.sms import SmsStatus
 
+pytestmark = pytest.mark.integration
+
 ACCOUNT, TOKEN = "AC" + "1" * 32, "token"
 RAN: list[str] = []
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from ticketing.models.places import Grid
 from ticketing.places.indexes import Locator
+
+pytestmark = pytest.mark.integration
 
 
 def test_every_grid_centre_locates_to_its_grid_and_places_are_found(services: Services) -> None:

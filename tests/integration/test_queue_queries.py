@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,8 @@ from ticketing.sla.sweep import sweep
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
+
+pytestmark = pytest.mark.integration
 
 SH = ZoneInfo("Asia/Shanghai")
 AGENT = Actor.user(1)

@@ -16,6 +16,8 @@ from tests.conftest import FixedClock
 from ticketing.cases import intake
 from ticketing.models.sla import Escalation
 
+pytestmark = pytest.mark.integration
+
 
 def test_a_tick_sweeps_due_escalations(
     services: Services, clock: FixedClock, run_jobs: Callable[[], int]

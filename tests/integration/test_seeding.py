@@ -20,6 +20,8 @@ from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import CATEGORIES, DEPARTMENTS, Priority
 from ticketing.vocabulary.roles import AssignmentRole
 
+pytestmark = pytest.mark.integration
+
 MakeUow = Callable[[], UnitOfWork]
 
 

@@ -27,6 +27,8 @@ from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued, UnitOfWork
 from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus
 
+pytestmark = pytest.mark.integration
+
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"
 

@@ -24,6 +24,8 @@ from hotline.cli.models import models
 from hotline.speech import fetch as model_fetch
 from hotline.speech import manifest as sm
 
+pytestmark = pytest.mark.integration
+
 NAME = "vosk-model-fake-0.1"
 FAKE_MODEL = {
     "am/final.mdl": b"acoustic model",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.speech.step_grammars import StepGrammars
 from ticketing.models.catalogue import Category
+
+pytestmark = pytest.mark.integration
 
 
 def _rename_street_light(session_factory: sessionmaker[Session], name: str) -> None:

@@ -28,6 +28,8 @@ from ticketing.people import accounts
 from ticketing.people.visibility import visible_number
 from ticketing.vocabulary.events import Actor
 
+pytestmark = pytest.mark.integration
+
 SH = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"
 NOW = datetime.combine(date(2026, 11, 27), time(10, 30), tzinfo=SH).astimezone(UTC)

@@ -37,6 +37,8 @@ from ticketing.notices import outbox
 from ticketing.notices.outbox import MAX_SEND_ATTEMPTS
 from ticketing.unit_of_work import UnitOfWork
 
+pytestmark = pytest.mark.integration
+
 ACCOUNT_SID = "AC" + "5e" * 16
 # Twilio signs its webhooks with the same auth token the REST client logs in with.
 AUTH_TOKEN = TEST_TOKEN

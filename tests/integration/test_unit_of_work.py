@@ -15,6 +15,8 @@ from ticketing.cases import intake
 from ticketing.models.cases import Ticket
 from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued, UnitOfWork
 
+pytestmark = pytest.mark.integration
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALLER = "+8613812345678"
 

@@ -11,6 +11,8 @@ from hotline.media.endpointing import SILENCE_MS, Endpointer, rms
 from hotline.speech.audio import decode_wav
 from tests.media.conftest import FSDD, SPEECH
 
+pytestmark = pytest.mark.unit
+
 FRAME = 320  # 20 ms of 8 kHz 16-bit PCM
 FIXTURES = sorted(SPEECH.glob("*.wav")) + sorted(FSDD.glob("*.wav"))
 

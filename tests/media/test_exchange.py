@@ -5,8 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from hotline.media.exchange import Expectation, SpeechExchange, recognition_of, result_of
 from hotline.speech.recognizers import Recognition, Word
+
+pytestmark = pytest.mark.integration
 
 CALL = "CA" + "1" * 32
 YES = {"text": "yes", "confidence": 0.9, "value": "yes", "words": []}

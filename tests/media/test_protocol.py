@@ -10,6 +10,8 @@ import pytest
 from hotline.media import protocol
 from hotline.media.protocol import Connected, Dtmf, Mark, Media, ProtocolError, Start, Stop
 
+pytestmark = pytest.mark.unit
+
 SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 CALL = "CA22222222222222222222222222222222"
 ACCOUNT = "AC11111111111111111111111111111111"

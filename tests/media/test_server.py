@@ -18,6 +18,8 @@ from hotline.media.server import MediaServerHandle
 from hotline.simulator.media_client import MediaStreamClient
 from tests.media.conftest import TOKEN, WAIT, eventually, redis_exchange, speech
 
+pytestmark = pytest.mark.integration
+
 Client = Callable[..., MediaStreamClient]
 
 

@@ -11,6 +11,8 @@ from hotline.speech.audio import ALAW, MULAW, Resampler, decode_wav, mulaw_to_pc
 from hotline.speech.exceptions import AudioError
 from tests.speech.conftest import speech, wav
 
+pytestmark = pytest.mark.unit
+
 
 def tone(rate: int, seconds: float, channels: int = 1) -> bytes:
     """A 440 Hz sine as 16-bit PCM, the same on every channel."""

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from hotline.cli.speech import speech
 from tests.speech.conftest import FSDD, SPEECH
 
+pytestmark = pytest.mark.integration
+
 
 def run(*args: str) -> Any:
     return CliRunner().invoke(speech, ["recognize", *args], catch_exceptions=False)

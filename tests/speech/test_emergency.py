@@ -17,6 +17,8 @@ pytest.importorskip("pocketsphinx", reason="the pocketsphinx extra is not instal
 
 from hotline.speech.sphinx_engine import BOOST, PocketSphinxRecognizer, keyphrase_line
 
+pytestmark = pytest.mark.integration
+
 EN = "en-US"
 ORDINARY = sorted(
     p.stem

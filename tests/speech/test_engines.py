@@ -16,6 +16,8 @@ from hotline.speech.engines import (
 from hotline.speech.exceptions import ModelNotFound, SpeechError
 from hotline.speech.model_paths import find_model
 
+pytestmark = pytest.mark.unit
+
 
 def test_parse_config() -> None:
     assert parse_config("en-US=pocketsphinx; zh-CN=vosk:vosk-model-small-cn-0.22;") == [

@@ -10,6 +10,8 @@ from hotline.speech import grammars
 from hotline.speech.grammars import Mode
 from ticketing.vocabulary.catalogue import CATEGORIES
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("language", "text", "value"),

@@ -10,6 +10,8 @@ from hotline.speech.exceptions import AudioError
 from hotline.speech.recognizers import Recognition, SpeechRecognizer
 from tests.speech.conftest import speech, wav
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(params=["scripted", "sphinx", "vosk_ko"])
 def engine(request: pytest.FixtureRequest) -> SpeechRecognizer:

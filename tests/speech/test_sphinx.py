@@ -16,6 +16,8 @@ pytest.importorskip("pocketsphinx", reason="the pocketsphinx extra is not instal
 
 from hotline.speech.sphinx_engine import PocketSphinxRecognizer
 
+pytestmark = pytest.mark.integration
+
 EN = "en-US"
 
 

@@ -18,6 +18,8 @@ pytest.importorskip("vosk", reason="the vosk extra is not installed")
 
 from hotline.speech.vosk_engine import VoskRecognizer
 
+pytestmark = pytest.mark.integration
+
 KO = "ko-KR"
 
 

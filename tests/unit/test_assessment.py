@@ -8,6 +8,8 @@ import pytest
 
 from ticketing.reporting.assessment import Outcome, assess, month_bounds
 
+pytestmark = pytest.mark.unit
+
 BASE = Outcome(
     unit="",
     assigned=True,

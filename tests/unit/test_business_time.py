@@ -18,6 +18,8 @@ from ticketing.sla.business_time import (
     weekdays,
 )
 
+pytestmark = pytest.mark.unit
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
 US_OFFICE = BusinessCalendar(

@@ -18,6 +18,8 @@ from ticketing.cases.links import (
     read_token,
 )
 
+pytestmark = pytest.mark.unit
+
 SECRET = "unit-secret"
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
 EXPIRES = NOW + timedelta(days=14)

@@ -8,6 +8,8 @@ from ticketing.cases.numbers import format_case_number, normalise_case_number, s
 from ticketing.exceptions import InvalidInput
 from ticketing.people.phones import is_mobile, to_e164, try_e164
 
+pytestmark = pytest.mark.unit
+
 
 def test_case_numbers_start_with_the_local_day_and_widen_past_9999() -> None:
     assert format_case_number(date(2026, 11, 27), 42) == "2611270042"

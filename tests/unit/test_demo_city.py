@@ -16,6 +16,8 @@ from ticketing.people.phones import is_mobile
 from ticketing.vocabulary.catalogue import DEPARTMENTS
 from ticketing.vocabulary.roles import AssignmentRole
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def city() -> DemoCity:

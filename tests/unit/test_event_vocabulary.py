@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from ticketing.vocabulary.events import Actor, ActorKind, EventKind
 
+pytestmark = pytest.mark.unit
+
 # Every kind the code wrote as a string literal before EventKind, and where: the stored
 # values must not change, or old histories would stop reading as they did.
 WRITTEN_BEFORE = {

@@ -11,6 +11,8 @@ import pytest
 
 from hotline.console.figure_cache import FigureCache, Kept
 
+pytestmark = pytest.mark.unit
+
 WAIT = 5.0  # seconds; every wait here ends long before unless something is broken
 
 

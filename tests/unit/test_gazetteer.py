@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from ticketing.demo.city import build_demo_city
 from ticketing.places.gazetteer import Gazetteer, PlaceEntry, han_number, parse_han, parse_latin
 
+pytestmark = pytest.mark.unit
+
 ENTRIES = tuple(
     PlaceEntry(n, p.name_en, p.name_zh, p.kind, p.lat, p.lon, p.grid_code)
     for n, p in enumerate(build_demo_city().places, start=1)

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from ticketing.demo.city import CELL_DEG, DemoCity, GridSeed, build_demo_city
 from ticketing.places.geo import METRES_PER_DEGREE, GridIndex, NearbyGrid
 
+pytestmark = pytest.mark.unit
+
 CITY = build_demo_city()
 SOUTH = min(g.south for g in CITY.grids)
 NORTH = max(g.north for g in CITY.grids)

@@ -18,6 +18,8 @@ from hotline.voice.flows import Flow, FlowError, load_flow, mermaid
 from ticketing.models.calls import Call
 from ticketing.unit_of_work import UnitOfWork
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def flow() -> Flow:

@@ -12,6 +12,8 @@ from hotline.bootstrap import Services
 from hotline.exceptions import JobsNotBound
 from hotline.jobs import context
 
+pytestmark = pytest.mark.unit
+
 
 def _fake(name: str) -> Services:
     return cast(Services, name)  # only identity matters here

@@ -15,6 +15,9 @@ from hotline.jobs import admin, tasks
 from hotline.jobs.queue import JOBS, job_name
 from hotline.voice import recordings
 
+pytestmark = pytest.mark.unit
+
+
 # Jobs live beside their concept: the queue's own in hotline.jobs, the transcription with
 # the recordings it reads.
 JOB_HOMES = (hotline.jobs, hotline.voice)

@@ -5,6 +5,8 @@ import pytest
 from ticketing.exceptions import InvalidTransition
 from ticketing.vocabulary.lifecycle import OPEN_STATUSES, TRANSITIONS, TicketStatus, transition
 
+pytestmark = pytest.mark.unit
+
 S = TicketStatus
 
 

@@ -3,10 +3,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from ticketing.people.rosters import Leave, Roster, WeeklyShift, on_duty
 from ticketing.people.routing import GridMemberView, RoutingInput, route
 from ticketing.vocabulary.catalogue import CategoryLevel
 from ticketing.vocabulary.roles import AssignmentRole
+
+pytestmark = pytest.mark.unit
 
 PRIMARY = GridMemberView(1, AssignmentRole.PRIMARY, active=True, duty_note="on call")
 BACKUP = GridMemberView(2, AssignmentRole.BACKUP, active=True, duty_note="on shift")

@@ -8,6 +8,8 @@ import pytest
 
 from hotline.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
     settings = Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path)})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from twilio.request_validator import RequestValidator
+
+pytestmark = pytest.mark.unit
 
 URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 PARAMS = {

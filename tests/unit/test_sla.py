@@ -23,6 +23,8 @@ from ticketing.sla.policies import (
 )
 from ticketing.vocabulary.catalogue import CATEGORIES, Priority
 
+pytestmark = pytest.mark.unit
+
 SH = ZoneInfo("Asia/Shanghai")
 GENERAL = next(p for p in DEFAULT_POLICIES if p.code == "general")
 URGENT = next(p for p in DEFAULT_POLICIES if p.code == "urgent")

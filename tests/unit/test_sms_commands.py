@@ -13,6 +13,8 @@ from ticketing.inbox.commands import (
 from ticketing.inbox.replies import CaseLine, list_reply, segments, status_reply
 from ticketing.inbox.services import COMMANDS, OnCase, parse_command
 
+pytestmark = pytest.mark.unit
+
 K = CommandKind
 CASE = "2611270012"
 
