@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from hotline.jobs.queue import QUEUE_NAMES, InProcessJobQueue, JobQueue, RqJobQu
 from hotline.settings import Settings
 from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.storage import schema
+from tests.factories import NOW
 from ticketing.demo import seeding
 from ticketing.unit_of_work import UnitOfWork
 
@@ -122,7 +123,7 @@ class FixedClock:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 11, 27, 2, 30, tzinfo=UTC))  # 10:30 in Shanghai
+    return FixedClock(NOW)  # Friday 10:30 in Shanghai, where test data is made
 
 
 @pytest.fixture

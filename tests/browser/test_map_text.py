@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.browser.test_console_browser import _log_in, _page, browser, live
+from tests.factories import new_case
 from ticketing.cases import intake
 from ticketing.models.places import Grid
 
@@ -69,7 +70,7 @@ def test_a_grid_named_like_markup_shows_as_text_in_map_tooltips(browser: Any, li
         uow.session.execute(update(Grid).where(Grid.code == "1101").values(name=SCRIPT))
         summary, _ = intake.open_case_uncommitted(
             uow,
-            intake.NewCase("street_light", "1101", "lamp out", None, "zh-CN", "phone"),
+            new_case(description="lamp out", caller=None),
             datetime.now(UTC),
             ZoneInfo("Asia/Shanghai"),
         )

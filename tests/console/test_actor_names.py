@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from tests.console.conftest import Login
+from tests.factories import new_case
 from ticketing.cases import intake
 from ticketing.models.accounts import User
 from ticketing.models.cases import TicketEvent
@@ -26,7 +27,7 @@ NOW = datetime(2026, 11, 27, 2, tzinfo=UTC)
 def _case_with_history(services: Services, caller: str | None, *actors: str) -> str:
     """A case whose history also holds a note stored by each of `actors`, as old rows are."""
     with services.uow() as uow:
-        new = intake.NewCase("street_light", "1101", "lamp out", caller, "zh-CN", "phone")
+        new = new_case(description="lamp out", caller=caller)
         _, ticket = intake.open_case_uncommitted(uow, new, NOW, services.settings.timezone)
         for actor in actors:
             ticket.events.append(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -16,7 +15,8 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.console.case_views import ACTIONS
 from tests.console.conftest import Login, post
-from ticketing.cases import console_moves, intake
+from tests.factories import CALLER, SH, register_case
+from ticketing.cases import console_moves
 from ticketing.cases import services as cases
 from ticketing.models.accounts import User, UserRole
 from ticketing.models.cases import Ticket
@@ -26,8 +26,6 @@ from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.functional
 
-SH = ZoneInfo("Asia/Shanghai")
-CALLER = "+8613812345678"
 MASKED = "+86138****5678"
 
 
@@ -43,15 +41,17 @@ def _case(
     source: str = "phone",
     caller: str | None = CALLER,
 ) -> str:
-    with services.uow() as uow:
-        summary, _ = intake.open_case_uncommitted(
-            uow,
-            intake.NewCase(category, where, "lamp out by the gate", caller, "zh-CN", source),
-            at or local(9),
-            SH,
-        )
-        uow.commit()
-        return summary.number
+    """`register_case` at 09:00 by default (the pages' times are read against it), with a
+    description; its number for the URLs."""
+    return register_case(
+        services,
+        at or local(9),
+        category=category,
+        where=where,
+        description="lamp out by the gate",
+        caller=caller,
+        source=source,
+    ).number
 
 
 def _ticket(services: Services, number: str) -> Ticket:

@@ -20,7 +20,7 @@ from hotline.console.base import CONSOLE_BLUEPRINTS, DEFAULT_MAX_BODY
 from hotline.console.case_views import ACTIONS
 from hotline.storage import attachments
 from tests.console.conftest import Login, csrf_token, post
-from ticketing.cases import intake
+from tests.factories import register_case
 from ticketing.cases.links import form_token, make_token
 from ticketing.db import Base
 from ticketing.models.accounts import User
@@ -86,10 +86,8 @@ def _snapshot(services: Services) -> dict[str, str]:
 
 def _targets(services: Services) -> dict[str, str]:
     """Real things for the URLs: an open case, a grid member's link to it, a shift, a leave."""
-    clock, zone = services.clock(), services.settings.timezone
-    new = intake.NewCase("street_light", "1101", "csrf sweep", "+8613812345678", "en-US", "phone")
-    with services.uow() as uow:
-        number = intake.open_case(uow, new, clock, zone).number
+    clock = services.clock()
+    number = register_case(services, description="csrf sweep", language="en-US").number
     with services.uow() as uow:
         s = uow.session
         member = s.scalars(select(User).where(User.username == "grid_member")).one()

@@ -13,14 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
+from tests.factories import grid_member, new_case
 from ticketing.cases import intake
 from ticketing.models.accounts import UserRole
-from ticketing.models.people import GridAssignment, Staff
-from ticketing.models.places import Grid
 from ticketing.people import accounts
 from ticketing.reporting.tables import TABLES
 from ticketing.vocabulary.events import Actor
@@ -75,7 +73,7 @@ def cases_today(services: Services, clock: FixedClock) -> list[str]:
             ("water_leak", "1102", local(27, 9, 15)),
             ("garbage", "2101", local(27, 9, 30)),
         ):
-            new = intake.NewCase(category, place, "", "+8613812345678", "zh-CN", "phone")
+            new = new_case(category=category, where=place)
             summary, _ = intake.open_case_uncommitted(uow, new, at, SH)
             made.append(summary.number)
         uow.commit()
@@ -186,7 +184,7 @@ def test_overdue_cases_are_listed_and_exported(
     app: Flask, services: Services, clock: FixedClock
 ) -> None:
     with services.uow() as uow:
-        new = intake.NewCase("street_light", "1101", "", None, "zh-CN", "phone")
+        new = new_case(caller=None)
         summary, ticket = intake.open_case_uncommitted(uow, new, local(20, 9), SH)  # never accepted
         uow.commit()
         accept_by = ticket.accept_by
@@ -215,7 +213,7 @@ def test_who_may_open_the_dashboard(app: Flask, services: Services, clock: Fixed
             username="member1",
             password=PASSWORD,
             role=UserRole.GRID_MEMBER,
-            area=accounts.Area(employee_no=_member_of_1101(services)),
+            area=accounts.Area(employee_no=grid_member(uow.session).employee_no),
             actor=Actor.cli("test"),
             now=clock(),
         )
@@ -228,19 +226,6 @@ def test_who_may_open_the_dashboard(app: Flask, services: Services, clock: Fixed
     agent = app.test_client()
     log_in(agent, "agent1")
     assert agent.get("/console/dashboard/nothing.csv").status_code == 404
-
-
-def _member_of_1101(services: Services) -> str:
-    with services.uow() as uow:
-        employee_no = uow.session.scalar(
-            select(Staff.employee_no)
-            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-            .join(Grid, Grid.id == GridAssignment.grid_id)
-            .where(Grid.code == "1101")
-            .limit(1)
-        )
-    assert employee_no is not None
-    return employee_no
 
 
 @pytest.mark.usefixtures("people")
@@ -260,7 +245,7 @@ def test_the_months_assessment_may_be_a_minute_old_but_counts_are_live(
     _, _, before = dashboard(app, "super-s2")
     assert 'Jingsan Community (21)</td><td class="num">1</td>' in before
     with services.uow() as uow:
-        new = intake.NewCase("noise", "2102", "", None, "zh-CN", "phone")
+        new = new_case(category="noise", where="2102", caller=None)
         intake.open_case_uncommitted(uow, new, local(27, 10), SH)
         uow.commit()
     figures, _, cached = dashboard(app, "super-s2")

@@ -20,6 +20,7 @@ from hotline.jobs.queue import JobQueue
 from hotline.settings import Settings
 from tests.conftest import FixedClock
 from tests.console.test_dashboard_pages import PASSWORD, dashboard, export
+from tests.factories import new_case
 from ticketing.cases import intake
 from ticketing.models.accounts import AuditEntry, User, UserRole
 from ticketing.models.cases import CaseSequence, Ticket, TicketEvent
@@ -86,7 +87,7 @@ def live_app(
 def register(app: Flask, category: str, grid: str, clock: FixedClock) -> None:
     services: Services = app.extensions["hotline"]
     with services.uow() as uow:
-        new = intake.NewCase(category, grid, "", "+8613812345678", "zh-CN", "phone")
+        new = new_case(category=category, where=grid)
         intake.open_case_uncommitted(uow, new, clock(), SH)
         uow.commit()
 

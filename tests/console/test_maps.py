@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
 from tests.console.conftest import Login
+from tests.factories import new_case
 from ticketing.admin.grid_import import import_grids
 from ticketing.cases import intake
 from ticketing.models.places import Grid
@@ -79,7 +80,7 @@ def test_a_grid_named_like_markup_reaches_the_maps_as_text(
 ) -> None:
     with services.uow() as uow:
         uow.session.execute(update(Grid).where(Grid.code == "1101").values(name=SCRIPT))
-        new = intake.NewCase("street_light", "1101", "lamp out", None, "zh-CN", "phone")
+        new = new_case(description="lamp out", caller=None)
         intake.open_case_uncommitted(
             uow, new, datetime.now(UTC), ZoneInfo("Asia/Shanghai")
         )  # an open case puts the grid on the dashboard's map

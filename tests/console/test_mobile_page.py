@@ -19,12 +19,11 @@ from hotline.bootstrap import Services, case_links
 from hotline.settings import Settings
 from hotline.storage import attachments
 from tests.conftest import PUBLIC_BASE_URL, FixedClock
-from ticketing.cases import intake
+from tests.factories import CALLER, grid_member, register_case
 from ticketing.cases import services as cases
 from ticketing.cases.links import make_token
 from ticketing.models.cases import Attachment, Ticket, TicketEvent
-from ticketing.models.people import GridAssignment, Staff
-from ticketing.models.places import Grid
+from ticketing.models.people import Staff
 from ticketing.models.sms import SmsDirection, SmsMessage
 from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
@@ -32,7 +31,6 @@ from ticketing.vocabulary.roles import AssignmentRole
 
 pytestmark = pytest.mark.functional
 
-CALLER = "+8613812345678"
 URL = re.compile(r"https?://\S+")
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
@@ -55,11 +53,9 @@ def png_bytes(width: int = 2, height: int = 2) -> bytes:
 
 
 def _open_case(services: Services) -> str:
-    new = intake.NewCase(
-        "street_light", "1101", "The lamp by gate 3 is out", CALLER, "en-US", "phone"
-    )
-    with services.uow() as uow:
-        summary = intake.open_case(uow, new, services.clock(), services.settings.timezone)
+    """`register_case` with the description the page shows, in English: Wang Lei's case
+    (grid 1101's primary), with the link in his assignment SMS."""
+    summary = register_case(services, description="The lamp by gate 3 is out", language="en-US")
     assert summary.assignee == "Wang Lei"
     return summary.number
 
@@ -386,13 +382,7 @@ def _reassign_to_the_backup(services: Services, number: str) -> Staff:
     """An agent hands the case to grid 1101's backup member (the primary is away)."""
     with services.uow() as uow:
         ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one()
-        other = uow.session.scalars(
-            select(Staff)
-            .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-            .join(Grid, Grid.id == GridAssignment.grid_id)
-            .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.BACKUP)
-        ).first()
-        assert other is not None
+        other = grid_member(uow.session, "1101", AssignmentRole.BACKUP)
         cases.reassign(uow, ticket, other, None, Actor.user(1), "on leave", services.clock())
         uow.commit()
     return other

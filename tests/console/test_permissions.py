@@ -31,7 +31,7 @@ from werkzeug.test import TestResponse
 from hotline.bootstrap import Services
 from hotline.console.base import CONSOLE_BLUEPRINTS
 from tests.console.conftest import Login, csrf_token
-from ticketing.cases import intake
+from tests.factories import register_case
 from ticketing.cases.links import make_token
 from ticketing.models.accounts import User
 
@@ -206,12 +206,12 @@ def outcome(response: TestResponse) -> str:
 @pytest.fixture
 def places(services: Services) -> dict[str, str]:
     """Case numbers and mobile link tokens to put into the table's URLs."""
-    clock, zone = services.clock(), services.settings.timezone
+    clock = services.clock()
 
     def open_case(category: str, where: str) -> str:
-        new = intake.NewCase(category, where, "matrix test", "+8613812345678", "en-US", "phone")
-        with services.uow() as uow:
-            return intake.open_case(uow, new, clock, zone).number
+        return register_case(
+            services, category=category, where=where, description="matrix test", language="en-US"
+        ).number
 
     # A water leak in grid 1101, street S1: the agent, the S1 supervisor, the water
     # company's dispatcher, grid 1101's member and the administrator all see it.

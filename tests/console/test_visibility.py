@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
 from hotline.cli.users import demo_logins, demo_passwords
+from tests.factories import NOW, grid_member, open_case
 from ticketing.cases import intake
 from ticketing.cases import services as cases
 from ticketing.demo import seeding
@@ -20,19 +19,16 @@ from ticketing.exceptions import InvalidInput
 from ticketing.models.accounts import AuditEntry, User, UserRole
 from ticketing.models.cases import Ticket
 from ticketing.models.catalogue import Department
-from ticketing.models.people import GridAssignment, Staff, StaffRole
-from ticketing.models.places import Grid, Region
+from ticketing.models.people import Staff, StaffRole
+from ticketing.models.places import Region
 from ticketing.people import accounts
 from ticketing.people.accounts import Area
 from ticketing.people.visibility import can_see, case_filter, region_ids_under
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.events import Actor
-from ticketing.vocabulary.roles import AssignmentRole
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # Friday 10:30 in Shanghai
 
 # name -> (category, where keyed): where each test case is reported
 PLACES = {
@@ -58,14 +54,11 @@ def _user(session: Session, username: str) -> User:
 
 
 def _open_cases(uow: UnitOfWork) -> dict[str, Ticket]:
-    opened = {}
-    for name, (category, where) in PLACES.items():
-        _, ticket = intake.open_case_uncommitted(
-            uow, intake.NewCase(category, where, "", "+8613812345678", "zh-CN", "phone"), NOW, SH
-        )
-        opened[name] = ticket
-    uow.commit()
-    return opened
+    """One case at each of PLACES, by name: what every visibility test looks through."""
+    return {
+        name: open_case(uow, NOW, category=category, where=where)
+        for name, (category, where) in PLACES.items()
+    }
 
 
 def _seen(session: Session, user: User, opened: dict[str, Ticket]) -> set[str]:
@@ -214,12 +207,7 @@ def test_demo_accounts_are_tied_to_the_walkthrough(services: Services) -> None:
         assert department.code == "water_utility"
         member = s.get(Staff, users["grid_member"].staff_id)
         assert member is not None
-        primary = s.scalars(
-            select(GridAssignment.staff_id)
-            .join(Grid, Grid.id == GridAssignment.grid_id)
-            .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.PRIMARY)
-        ).one()
-        assert member.id == primary
+        assert member.id == grid_member(s, "1101").id
         assert users["grid_member"].display_name == member.name
 
 

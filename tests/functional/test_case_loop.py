@@ -11,6 +11,7 @@ from hotline.bootstrap import Services
 from hotline.jobs.queue import RqJobQueue
 from hotline.simulator.caller import Simulator
 from tests.conftest import AUDIO
+from tests.factories import CALLER, EN_GAS_SMELL_IN_1101, EN_STREET_LIGHT_IN_1101, grid_member
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
@@ -18,9 +19,6 @@ from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.functional
-
-CALLER = "+8613812345678"
-STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
 
 
 def _outbox(uow: UnitOfWork, to: str) -> list[SmsMessage]:
@@ -33,28 +31,15 @@ def _outbox(uow: UnitOfWork, to: str) -> list[SmsMessage]:
     )
 
 
-def _primary_of_1101(uow: UnitOfWork) -> Staff:
-    from ticketing.models.people import GridAssignment
-    from ticketing.models.places import Grid
-    from ticketing.vocabulary.roles import AssignmentRole
-
-    return uow.session.scalars(
-        select(Staff)
-        .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-        .join(Grid, Grid.id == GridAssignment.grid_id)
-        .where(Grid.code == "1101", GridAssignment.role == AssignmentRole.PRIMARY)
-    ).one()
-
-
 def test_a_call_becomes_a_case_that_the_member_closes_by_sms(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int]
 ) -> None:
-    result = simulator.call(CALLER, STREET_LIGHT_IN_1101, AUDIO / "street_light_en.wav")
+    result = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101, AUDIO / "street_light_en.wav")
     case = result.as_json()
     # On Redis the two SMS and the transcription wait for the worker; in-process they ran.
     assert run_jobs() == (3 if isinstance(services.jobs, RqJobQueue) else 0)
     with services.uow() as uow:
-        phone = _primary_of_1101(uow).phone
+        phone = grid_member(uow.session).phone
         assert case["category"] == "street_light"
         assert case["grid"] == "1101"
         assert case["assignee_phone"] == phone
@@ -131,7 +116,7 @@ def test_community_code_keeps_the_community_for_the_agent(simulator: Simulator) 
 def test_gas_smell_goes_to_the_fire_department_queue(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int]
 ) -> None:
-    case = simulator.call(CALLER, ["2", "1", "4", "1", "1101#"]).as_json()
+    case = simulator.call(CALLER, EN_GAS_SMELL_IN_1101).as_json()
     run_jobs()
     assert case["category"] == "gas_smell"
     assert case["department"] == "fire"

@@ -3,7 +3,7 @@ or says it is not fixed; silence closes it after HOTLINE_AUTO_CLOSE_DAYS."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,6 +15,12 @@ from hotline.jobs.clock import TICK_LOCK, tick_once
 from hotline.jobs.queue import RqJobQueue
 from hotline.simulator.caller import Simulator
 from tests.conftest import FixedClock
+from tests.factories import (
+    CALLER,
+    EN_STREET_LIGHT_IN_1101,
+    ZH_STREET_LIGHT_IN_1102,
+    report_by_phone,
+)
 from ticketing.models.cases import Ticket
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.sla.business_time import OFFICE_HOURS
@@ -23,17 +29,14 @@ from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.functional
 
-CALLER = "+8613812345678"
 STRANGER = "+8613700000000"
-EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
-ZH_STREET_LIGHT_IN_1102 = ["1", "1", "1", "1", "1102#"]
 
 
 def _resolved_case(
-    simulator: Simulator, keys: list[str] = EN_STREET_LIGHT_IN_1101, caller: str = CALLER
+    simulator: Simulator, keys: Sequence[str] = EN_STREET_LIGHT_IN_1101, caller: str = CALLER
 ) -> tuple[str, str]:
-    case = simulator.call(caller, keys).as_json()
-    number, member = case["case_number"], case["assignee_phone"]
+    """A case reported by phone that its member then accepts and resolves by SMS."""
+    number, member = report_by_phone(simulator, keys, caller)
     simulator.sms(member, f"A {number}")
     simulator.sms(member, f"D {number} bulb replaced")
     return number, member
@@ -174,8 +177,7 @@ def test_a_strangers_rating_changes_nothing(simulator: Simulator, services: Serv
 def test_a_rating_before_the_case_is_resolved_changes_nothing(
     simulator: Simulator, services: Services
 ) -> None:
-    case = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
-    number, member = case["case_number"], case["assignee_phone"]
+    number, member = report_by_phone(simulator)
     simulator.sms(member, f"A {number}")
     reply = simulator.sms(CALLER, "5")
     assert reply == (

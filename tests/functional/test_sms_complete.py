@@ -11,7 +11,14 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.simulator.caller import Simulator
 from tests.conftest import FixedClock
-from ticketing.cases import intake
+from tests.factories import (
+    CALLER,
+    EN_GAS_SMELL_IN_1101,
+    EN_STREET_LIGHT_IN_1101,
+    ZH_STREET_LIGHT_IN_1102,
+    open_case,
+    report_by_phone,
+)
 from ticketing.inbox.commands import Text
 from ticketing.inbox.replies import segments
 from ticketing.inbox.services import COMMANDS, OnCase
@@ -22,15 +29,6 @@ from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.functional
-
-CALLER = "+8613812345678"
-EN_STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]  # grid 1101's member reads English
-ZH_STREET_LIGHT_IN_1102 = ["1", "1", "1", "1", "1102#"]  # grid 1102's member reads Chinese
-
-
-def _case(simulator: Simulator, keys: list[str]) -> tuple[str, str]:
-    case = simulator.call(CALLER, keys).as_json()
-    return case["case_number"], case["assignee_phone"]
 
 
 def _ticket(uow: UnitOfWork, number: str) -> Ticket:
@@ -48,7 +46,7 @@ def _purposes(uow: UnitOfWork) -> list[str]:
 
 
 def test_a_note_is_history_only(simulator: Simulator, services: Services) -> None:
-    number, member = _case(simulator, EN_STREET_LIGHT_IN_1101)
+    number, member = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)
     with services.uow() as uow:
         before = _ticket(uow, number)
         clocks = (before.accept_by, before.resolve_by, before.next_escalation_at)
@@ -71,7 +69,7 @@ def test_a_note_is_history_only(simulator: Simulator, services: Services) -> Non
 
 
 def test_chinese_keywords_run_the_whole_case(simulator: Simulator, services: Services) -> None:
-    number, member = _case(simulator, ZH_STREET_LIGHT_IN_1102)
+    number, member = report_by_phone(simulator, ZH_STREET_LIGHT_IN_1102)
     assert simulator.sms(member, f"接{number}") == (
         f"已接单{number}。完成后回复 D {number} 处理情况。"
     )
@@ -94,7 +92,7 @@ def test_chinese_keywords_run_the_whole_case(simulator: Simulator, services: Ser
 def test_chinese_return_glued_to_the_number_with_full_width_digits(
     simulator: Simulator, services: Services
 ) -> None:
-    number, member = _case(simulator, ZH_STREET_LIGHT_IN_1102)
+    number, member = report_by_phone(simulator, ZH_STREET_LIGHT_IN_1102)
     wide = number.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
     assert simulator.sms(member, f"退回{wide}不是本网格") == f"工单{number}已退回派单员。"
     with services.uow() as uow:
@@ -106,7 +104,7 @@ def test_chinese_return_glued_to_the_number_with_full_width_digits(
 def test_status_in_the_members_language_with_local_deadlines(
     simulator: Simulator, services: Services
 ) -> None:
-    number, member = _case(simulator, EN_STREET_LIGHT_IN_1101)  # 10:30 Shanghai, a Friday
+    number, member = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)  # 10:30 Shanghai, a Friday
     with services.uow() as uow:
         assignee = _ticket(uow, number).assignee
         assert assignee is not None
@@ -120,7 +118,7 @@ def test_status_in_the_members_language_with_local_deadlines(
     assert simulator.sms(member, f"s {number}") == (
         f"Case {number}: in progress; assignee {name}; resolve by 12-08 10:30."
     )
-    zh_number, zh_member = _case(simulator, ZH_STREET_LIGHT_IN_1102)
+    zh_number, zh_member = report_by_phone(simulator, ZH_STREET_LIGHT_IN_1102)
     with services.uow() as uow:
         zh_assignee = _ticket(uow, zh_number).assignee
         assert zh_assignee is not None
@@ -136,8 +134,8 @@ def test_status_in_the_members_language_with_local_deadlines(
 def test_note_and_status_on_another_members_case_are_refused(
     simulator: Simulator, services: Services
 ) -> None:
-    number, _ = _case(simulator, EN_STREET_LIGHT_IN_1101)
-    _, other = _case(simulator, ZH_STREET_LIGHT_IN_1102)
+    number, _ = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)
+    _, other = report_by_phone(simulator, ZH_STREET_LIGHT_IN_1102)
     assert (
         simulator.sms(other, f"备注 {number} 我来看看") == f"工单{number}不是派给您的，未做更改。"
     )
@@ -154,7 +152,7 @@ def test_note_and_status_on_another_members_case_are_refused(
 def test_a_note_needs_text_and_an_open_file(
     simulator: Simulator, services: Services, clock: FixedClock
 ) -> None:
-    number, member = _case(simulator, EN_STREET_LIGHT_IN_1101)
+    number, member = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)
     assert simulator.sms(member, f"N {number}") == (
         "Sorry, we could not read that. Reply ? for the commands."
     )
@@ -184,19 +182,19 @@ def _assignee_name(services: Services, number: str) -> str:
 def test_list_puts_the_nearest_deadline_first(
     simulator: Simulator, services: Services, clock: FixedClock
 ) -> None:
-    first, member = _case(simulator, EN_STREET_LIGHT_IN_1101)  # 10:30
+    first, member = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)  # 10:30
     simulator.sms(member, f"A {first}")  # now only its resolve-by runs: 12-08 10:30
     clock.now += timedelta(hours=1)
-    second, _ = _case(simulator, EN_STREET_LIGHT_IN_1101)  # 11:30: accept by 17:00
+    second, _ = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)  # 11:30: accept by 17:00
     clock.now += timedelta(minutes=30)
-    third, _ = _case(simulator, EN_STREET_LIGHT_IN_1101)  # 12:00, lunch: accept by 17:30
-    closed, _ = _case(simulator, EN_STREET_LIGHT_IN_1101)
+    third, _ = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)  # 12:00, lunch: accept by 17:30
+    closed, _ = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)
     simulator.sms(member, f"R {closed} wrong grid")  # returned: no longer the member's
     assert simulator.sms(member, "L") == (
         f"3 open: {second} accept by 11-27 17:00; {third} accept by 11-27 17:30; "
         f"{first} resolve by 12-08 10:30"
     )
-    _, zh_member = _case(simulator, ZH_STREET_LIGHT_IN_1102)
+    _, zh_member = report_by_phone(simulator, ZH_STREET_LIGHT_IN_1102)
     assert simulator.sms(zh_member, "我的").startswith("在办1件：")
     agent = "+8613603710001"  # a call agent: registered, with no cases
     assert simulator.sms(agent, "L") == "You have no open cases."
@@ -209,8 +207,7 @@ def test_a_long_list_fits_two_segments_and_counts_the_rest(
 ) -> None:
     with services.uow() as uow:
         for _ in range(12):
-            new = intake.NewCase("street_light", "1102", "", CALLER, "zh-CN", "phone")
-            intake.open_case(uow, new, clock(), services.settings.timezone)
+            open_case(uow, clock(), where="1102")
             clock.now += timedelta(minutes=1)
         member = uow.session.scalars(select(Ticket).order_by(Ticket.id)).first()
         assert member is not None
@@ -232,7 +229,7 @@ def test_a_long_list_fits_two_segments_and_counts_the_rest(
 
 
 def test_a_dispatcher_lists_the_departments_queue(simulator: Simulator, services: Services) -> None:
-    case = simulator.call(CALLER, ["2", "1", "4", "1", "1101#"]).as_json()  # gas: fire dept
+    case = simulator.call(CALLER, EN_GAS_SMELL_IN_1101).as_json()  # gas: fire dept
     number = case["case_number"]
     with services.uow() as uow:
         dispatcher = uow.session.scalars(
@@ -253,8 +250,8 @@ def test_a_dispatcher_lists_the_departments_queue(simulator: Simulator, services
 
 
 def test_help_lists_every_command_in_both_languages(simulator: Simulator) -> None:
-    _, en_member = _case(simulator, EN_STREET_LIGHT_IN_1101)
-    _, zh_member = _case(simulator, ZH_STREET_LIGHT_IN_1102)
+    _, en_member = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)
+    _, zh_member = report_by_phone(simulator, ZH_STREET_LIGHT_IN_1102)
     assert simulator.sms(en_member, "?") == (
         "Reply A <case> to accept, D <case> <note> when done, R <case> <reason> to return, "
         "N <case> <note> to add a note, S <case> for its status, L for your cases."
@@ -267,7 +264,7 @@ def test_help_lists_every_command_in_both_languages(simulator: Simulator) -> Non
 
 
 def test_every_command_of_the_table_is_applied(simulator: Simulator, services: Services) -> None:
-    number, member = _case(simulator, EN_STREET_LIGHT_IN_1101)
+    number, member = report_by_phone(simulator, EN_STREET_LIGHT_IN_1101)
     for command in COMMANDS.values():
         for word in command.words:
             body = word

@@ -17,13 +17,11 @@ from hotline.jobs.queue import JobQueue
 from hotline.settings import Settings
 from hotline.simulator.caller import FlaskTransport, Simulator
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN, FixedClock
+from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101
 from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued
 from ticketing.vocabulary.events import ActorKind, EventKind
 
 pytestmark = pytest.mark.functional
-
-CALLER = "+8613812345678"
-STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
 
 
 class RegisteredCases:
@@ -71,7 +69,7 @@ def test_a_subscriber_counts_each_registered_case_and_hears_the_moves_that_follo
         FlaskTransport(create_app(services=services)), PUBLIC_BASE_URL, TEST_TOKEN
     )
     with context.running_on(services):
-        case = simulator.call(CALLER, STREET_LIGHT_IN_1101).as_json()
+        case = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
         assert counter.by_channel_and_category == Counter({("phone", "street_light"): 1})
         number = str(case["case_number"])
         assert "accepted" in simulator.sms(str(case["assignee_phone"]), f"A {number}")
@@ -106,6 +104,6 @@ def test_a_failing_subscriber_loses_no_case_and_no_sms(
         FlaskTransport(create_app(services=services)), PUBLIC_BASE_URL, TEST_TOKEN
     )
     with context.running_on(services):
-        case = simulator.call(CALLER, STREET_LIGHT_IN_1101).as_json()
+        case = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
     assert case["status"] == "assigned"
     assert case["assignee_phone"]

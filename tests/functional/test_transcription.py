@@ -12,12 +12,12 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.simulator.caller import Simulator
 from tests.conftest import AUDIO
+from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101
 from ticketing.models.cases import Ticket
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.functional
 
-CALLER = "+8613812345678"
 BASE = {"CallSid": "CA" + "c" * 32, "From": CALLER, "To": "+8637112345", "AccountSid": "AC1"}
 
 
@@ -40,7 +40,7 @@ def _ticket(services: Services) -> Ticket:
 def test_the_description_is_transcribed_and_kept_with_the_case(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int], tmp_path: Path
 ) -> None:
-    result = simulator.call(CALLER, ["2", "1", "1", "1", "1101#"], AUDIO / "street_light_en.wav")
+    result = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101, AUDIO / "street_light_en.wav")
     run_jobs()
     ticket = _ticket(services)
     (event,) = [e for e in ticket.events if e.kind == "transcribed"]

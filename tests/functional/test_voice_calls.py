@@ -15,13 +15,11 @@ from hotline.bootstrap import Services
 from hotline.media.server import start_media_server_thread
 from hotline.simulator.caller import FlaskTransport, Press, Say, Simulator
 from tests.conftest import AUDIO, PUBLIC_BASE_URL, TEST_TOKEN
-from ticketing.cases import intake
-from ticketing.unit_of_work import UnitOfWork
+from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101, register_case
 
 pytestmark = pytest.mark.functional
 
 SPEECH = AUDIO / "speech"
-CALLER = "+8613812345678"
 
 
 @pytest.fixture
@@ -60,19 +58,12 @@ def test_a_problem_reported_by_voice_end_to_end(voice: Simulator) -> None:
 
 
 def test_the_same_report_with_the_keypad_only(voice: Simulator) -> None:
-    case = voice.call(CALLER, ["2", "1", "1", "1", "1101#"]).as_json()
+    case = voice.call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
     assert (case["category"], case["grid"]) == ("street_light", "1101")
 
 
-def _open_case(services: Services) -> str:
-    with UnitOfWork(services.session_factory) as uow:
-        new = intake.NewCase("noise", "1101", "", CALLER, "en-US", "phone")
-        summary = intake.open_case(uow, new, services.clock(), services.settings.timezone)
-    return summary.number
-
-
 def test_status_by_voice_for_the_callers_own_case(voice: Simulator, services: Services) -> None:
-    number = _open_case(services)
+    number = register_case(services, category="noise", language="en-US").number
     assert number == "2611270001"  # the fixture says these digits
     result = voice.call_script(
         CALLER,
@@ -88,7 +79,7 @@ def test_status_by_voice_for_the_callers_own_case(voice: Simulator, services: Se
 
 
 def test_status_by_keypad_for_any_case(voice: Simulator, services: Services) -> None:
-    number = _open_case(services)
+    number = register_case(services, category="noise", language="en-US").number
     result = voice.call("+8613700000000", ["2", "2", f"{number}#"])
     assert "Case 2 6 1 1 2 7 0 0 0 1, noise, awaiting acceptance." in result.heard
 

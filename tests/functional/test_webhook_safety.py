@@ -9,13 +9,13 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.simulator.caller import FlaskTransport, Simulator
 from tests.conftest import TEST_TOKEN, count
+from tests.factories import CALLER, report_by_phone
 from ticketing.models.cases import Ticket
 from ticketing.models.sms import SmsMessage, SmsStatus
 from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.functional
 
-CALLER = "+8613812345678"
 BASE = {"CallSid": "CA" + "a" * 32, "From": CALLER, "To": "+8637112345", "AccountSid": "AC1"}
 
 
@@ -81,15 +81,10 @@ def test_steps_out_of_order_and_unknown_calls_are_refused(simulator: Simulator) 
     assert "out of order" in answer.body
 
 
-def _new_case(simulator: Simulator) -> tuple[str, str]:
-    case = simulator.call(CALLER, ["2", "1", "1", "1", "1101#"]).as_json()
-    return case["case_number"], case["assignee_phone"]
-
-
 def test_sms_from_a_stranger_is_refused_politely_and_logged(
     simulator: Simulator, services: Services
 ) -> None:
-    number, _ = _new_case(simulator)
+    number, _ = report_by_phone(simulator)
     reply = simulator.sms("+8613700000000", f"A {number}")
     assert "not registered" in reply or "未登记" in reply
     with services.uow() as uow:
@@ -104,7 +99,7 @@ def test_sms_from_a_stranger_is_refused_politely_and_logged(
 def test_another_members_case_is_refused_with_an_event(
     simulator: Simulator, services: Services
 ) -> None:
-    number, _ = _new_case(simulator)
+    number, _ = report_by_phone(simulator)
     reply = simulator.sms("+8613903710002", f"D {number} done")  # grid 1102's member
     assert number in reply
     with services.uow() as uow:
@@ -116,7 +111,7 @@ def test_another_members_case_is_refused_with_an_event(
 def test_unknown_text_help_and_wrong_state_change_nothing(
     simulator: Simulator, services: Services
 ) -> None:
-    number, member = _new_case(simulator)
+    number, member = report_by_phone(simulator)
     assert "Reply ?" in simulator.sms(member, "hello there")
     assert "Reply A <case>" in simulator.sms(member, "?")
     assert "cannot do that now" in simulator.sms(member, f"D {number} skipped accepting")
@@ -127,7 +122,7 @@ def test_unknown_text_help_and_wrong_state_change_nothing(
 
 
 def test_return_sends_the_case_back_to_triage(simulator: Simulator, services: Services) -> None:
-    number, member = _new_case(simulator)
+    number, member = report_by_phone(simulator)
     assert "returned" in simulator.sms(member, f"R {number} this is grid 1102")
     with services.uow() as uow:
         ticket = uow.session.scalars(select(Ticket).where(Ticket.number == number)).one()
@@ -138,7 +133,7 @@ def test_return_sends_the_case_back_to_triage(simulator: Simulator, services: Se
 
 
 def test_a_retried_sms_is_applied_once(simulator: Simulator, services: Services) -> None:
-    number, member = _new_case(simulator)
+    number, member = report_by_phone(simulator)
     params = {"MessageSid": "SM" + "b" * 32, "From": member, "To": "+8637112345"}
     first = simulator.post("/twilio/sms/incoming", {**params, "Body": f"A {number}"}).body
     again = simulator.post("/twilio/sms/incoming", {**params, "Body": f"A {number}"}).body

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hotline.bootstrap import Services
 from hotline.jobs.admin import recompute_all
 from tests.conftest import FixedClock, count
+from tests.factories import register_case
 from ticketing.admin.schedules import (
     HOLIDAY,
     WORKDAY,
@@ -32,7 +33,6 @@ from ticketing.admin.services import (
     parse_weekday,
     update_category,
 )
-from ticketing.cases import intake
 from ticketing.cases.repository import rosters
 from ticketing.exceptions import InvalidInput, NotFound
 from ticketing.models.accounts import AuditEntry
@@ -332,9 +332,7 @@ def test_a_new_holiday_moves_open_cases_deadlines_once_recomputed(
     """Friday 27 Nov 10:30 + 7 working days is Tuesday 8 Dec 10:30; a holiday on Tuesday
     1 Dec pushes it a working day, once the recompute job has run."""
     shanghai = ZoneInfo("Asia/Shanghai")
-    with services.uow() as uow:
-        new = intake.NewCase("street_light", "1101", "", "+8613812345678", "en-US", "phone")
-        number = intake.open_case(uow, new, clock(), shanghai).number
+    number = register_case(services, language="en-US").number
 
     def resolve_by() -> datetime | None:
         with services.uow() as uow:

@@ -7,19 +7,18 @@ recomputes and the messages it queues, and for the input it refuses.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
+from tests.factories import CALLER, SH, grid_member, open_case
 from ticketing.cases import agent_moves as moves
-from ticketing.cases import intake
 from ticketing.cases import services as cases
 from ticketing.exceptions import InvalidInput, InvalidTransition
 from ticketing.models.cases import Ticket
 from ticketing.models.catalogue import Department
-from ticketing.models.people import GridAssignment, Staff, StaffRole
+from ticketing.models.people import Staff, StaffRole
 from ticketing.models.places import Grid, Place
 from ticketing.models.sms import SmsMessage
 from ticketing.places.indexes import Locator
@@ -27,43 +26,14 @@ from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
 from ticketing.vocabulary.events import Actor
 from ticketing.vocabulary.lifecycle import TicketStatus
-from ticketing.vocabulary.roles import AssignmentRole
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
-CALLER = "+8613812345678"
 AGENT = Actor.user(1)
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(date(2026, 11, day), time(hour, minute), tzinfo=SH).astimezone(UTC)
-
-
-def _open(
-    uow: UnitOfWork,
-    category: str = "street_light",
-    where: str | None = "1101",
-    caller: str | None = CALLER,
-    at: datetime | None = None,
-) -> Ticket:
-    _, ticket = intake.open_case_uncommitted(
-        uow,
-        intake.NewCase(category, where, "lamp out", caller, "zh-CN", "phone"),
-        at or local(27, 10, 30),
-        SH,
-    )
-    uow.commit()
-    return ticket
-
-
-def _primary(uow: UnitOfWork, grid: str) -> Staff:
-    return uow.session.scalars(
-        select(Staff)
-        .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-        .join(Grid, Grid.id == GridAssignment.grid_id)
-        .where(Grid.code == grid, GridAssignment.role == AssignmentRole.PRIMARY)
-    ).one()
 
 
 def _grid(uow: UnitOfWork, code: str) -> Grid:
@@ -85,7 +55,7 @@ def _sms_to(uow: UnitOfWork, ticket: Ticket, purpose: str) -> list[str]:
 
 
 def _resolved(uow: UnitOfWork) -> Ticket:
-    ticket = _open(uow)
+    ticket = open_case(uow)
     assert ticket.assignee is not None
     cases.accept(uow, ticket, ticket.assignee, "", local(27, 11))
     cases.resolve(uow, ticket, ticket.assignee, "lamp replaced", local(27, 12))
@@ -95,7 +65,7 @@ def _resolved(uow: UnitOfWork) -> Ticket:
 
 def test_a_note_is_one_event_and_an_empty_note_is_refused(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow)
+        ticket = open_case(uow)
         before, status = len(ticket.events), ticket.status
         moves.add_note(uow, ticket, AGENT, "  caller says the lamp flickers  ", local(27, 11))
         uow.commit()
@@ -110,7 +80,7 @@ def test_a_callback_keeps_the_number_and_does_not_pull_the_case_into_triage(
     services: Services,
 ) -> None:
     with services.uow() as uow:
-        ticket = _open(uow)
+        ticket = open_case(uow)
         before = len(ticket.events)
         number = moves.request_callback(
             uow, ticket, AGENT, "", "confirm the address", local(27, 11)
@@ -126,7 +96,7 @@ def test_a_callback_keeps_the_number_and_does_not_pull_the_case_into_triage(
         assert (ticket.status, ticket.needs_triage) == (TicketStatus.ASSIGNED, False)
         with pytest.raises(InvalidInput, match="phone number"):
             moves.request_callback(uow, ticket, AGENT, "call me", "x", local(27, 11))
-        silent = _open(uow, where="1102", caller=None)
+        silent = open_case(uow, where="1102", caller=None)
         with pytest.raises(InvalidInput, match="no number"):
             moves.request_callback(uow, silent, AGENT, "", "x", local(27, 11))
 
@@ -135,7 +105,7 @@ def test_priority_change_recomputes_deadlines_and_urgent_alerts_supervisors(
     services: Services,
 ) -> None:
     with services.uow() as uow:
-        ticket = _open(uow)
+        ticket = open_case(uow)
         assert ticket.sla_policy is not None
         assert ticket.sla_policy.code == "general"
         before = len(ticket.events)
@@ -162,7 +132,7 @@ def test_priority_change_recomputes_deadlines_and_urgent_alerts_supervisors(
 def test_moving_a_case_to_another_grid_reroutes_it(services: Services) -> None:
     with services.uow() as uow:
         locator = Locator.load(uow.session)
-        ticket = _open(uow)
+        ticket = open_case(uow)
         target = _grid(uow, "1207")
         before = len(ticket.events)
         moves.change_place(
@@ -181,14 +151,14 @@ def test_moving_a_case_to_another_grid_reroutes_it(services: Services) -> None:
         assert ticket.events[before].data["from"]["grid"] == "1101"
         assert ticket.grid is not None
         assert (ticket.grid.code, ticket.lat) == ("1207", target.centre_lat)
-        assert ticket.assignee_id == _primary(uow, "1207").id
+        assert ticket.assignee_id == grid_member(uow.session, "1207").id
         assert ticket.community_id == target.community_id
 
 
 def test_moving_a_case_within_its_grid_sends_nobody_a_second_sms(services: Services) -> None:
     with services.uow() as uow:
         locator = Locator.load(uow.session)
-        ticket = _open(uow)
+        ticket = open_case(uow)
         grid = _grid(uow, "1101")
         version, sms = ticket.assignment_version, _sms_to(uow, ticket, "assignment")
         place = uow.session.scalars(select(Place).where(Place.grid_id == grid.id)).first()
@@ -205,7 +175,7 @@ def test_moving_a_case_within_its_grid_sends_nobody_a_second_sms(services: Servi
 def test_a_place_must_exist_and_lie_in_a_grid(services: Services) -> None:
     with services.uow() as uow:
         locator = Locator.load(uow.session)
-        ticket = _open(uow)
+        ticket = open_case(uow)
         with pytest.raises(InvalidInput, match="outside every grid"):
             moves.change_place(uow, ticket, AGENT, "", local(27, 11), SH, locator, point=(0, 0))
         with pytest.raises(InvalidInput, match="no place"):
@@ -218,7 +188,7 @@ def test_a_place_must_exist_and_lie_in_a_grid(services: Services) -> None:
 def test_a_triage_case_given_a_place_is_dispatched(services: Services) -> None:
     with services.uow() as uow:
         locator = Locator.load(uow.session)
-        ticket = _open(uow, where=None)
+        ticket = open_case(uow, where=None)
         assert (ticket.status, ticket.needs_triage) == (TicketStatus.NEW, True)
         grid = _grid(uow, "1203")
         moves.change_place(
@@ -233,12 +203,12 @@ def test_a_triage_case_given_a_place_is_dispatched(services: Services) -> None:
         )
         uow.commit()
         assert (ticket.status, ticket.needs_triage) == (TicketStatus.ASSIGNED, False)
-        assert ticket.assignee_id == _primary(uow, "1203").id
+        assert ticket.assignee_id == grid_member(uow.session, "1203").id
 
 
 def test_a_category_of_a_department_goes_to_its_queue(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow)
+        ticket = open_case(uow)
         before = len(ticket.events)
         decision = moves.correct_category(
             uow, ticket, "water_leak", AGENT, "a burst pipe", local(27, 11), SH
@@ -258,7 +228,7 @@ def test_a_category_of_a_department_goes_to_its_queue(services: Services) -> Non
 
 def test_an_agent_closes_a_resolved_case_with_a_reason(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow)
+        ticket = open_case(uow)
         with pytest.raises(InvalidTransition, match="only resolved"):
             moves.close_case(uow, ticket, AGENT, "caller confirmed", local(27, 13))
         ticket = _resolved(uow)
@@ -292,7 +262,7 @@ def test_an_agent_reopens_a_resolved_case_as_a_caller_would(services: Services) 
 
 def test_an_agent_resolves_an_accepted_case_for_its_member(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow)
+        ticket = open_case(uow)
         with pytest.raises(InvalidTransition, match="only an accepted"):
             moves.resolve_case(uow, ticket, AGENT, "done", local(27, 11))
         assert ticket.assignee is not None

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.bootstrap import Services
+from tests.factories import new_case
 from ticketing.cases import intake
 from ticketing.cases import services as cases
 from ticketing.reporting.assessment import Level, month_bounds
@@ -24,10 +25,10 @@ def local(day: int, hour: int) -> datetime:
 
 def test_street_level_assessment_from_event_history(services: Services) -> None:
     with services.uow() as uow:
-        new = intake.NewCase("street_light", "1101", "", "+8613812345678", "zh-CN", "phone")
+        new = new_case()
         _, quick = intake.open_case_uncommitted(uow, new, local(23, 9), SH)
         _, slow = intake.open_case_uncommitted(uow, new, local(23, 9), SH)
-        elsewhere = intake.NewCase("garbage", "2101", "", None, "zh-CN", "phone")
+        elsewhere = new_case(category="garbage", where="2101", caller=None)
         intake.open_case_uncommitted(uow, elsewhere, local(23, 9), SH)
         assert quick.assignee is not None
         assert slow.assignee is not None

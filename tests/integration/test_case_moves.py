@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from ticketing.cases import intake
+from tests.factories import CALLER, SH, grid_member, open_case
 from ticketing.cases import services as cases
 from ticketing.exceptions import InvalidInput, InvalidTransition
 from ticketing.models.cases import Ticket
-from ticketing.models.people import GridAssignment, Staff, StaffRole
-from ticketing.models.places import Grid
+from ticketing.models.people import Staff, StaffRole
 from ticketing.models.sms import SmsMessage
 from ticketing.sla.services import new_policy_version, recompute_open_cases
 from ticketing.unit_of_work import UnitOfWork
@@ -25,35 +23,11 @@ from ticketing.vocabulary.roles import AssignmentRole
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
-CALLER, OTHER_CALLER = "+8613812345678", "+8613812340000"
+OTHER_CALLER = "+8613812340000"
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(date(2026, 11, day), time(hour, minute), tzinfo=SH).astimezone(UTC)
-
-
-def _open(
-    uow: UnitOfWork,
-    now: datetime,
-    category: str = "street_light",
-    where: str = "1101",
-    caller: str = CALLER,
-) -> Ticket:
-    _, ticket = intake.open_case_uncommitted(
-        uow, intake.NewCase(category, where, "", caller, "zh-CN", "phone"), now, SH
-    )
-    uow.commit()
-    return ticket
-
-
-def _member(uow: UnitOfWork, grid: str, role: AssignmentRole) -> Staff:
-    return uow.session.scalars(
-        select(Staff)
-        .join(GridAssignment, GridAssignment.staff_id == Staff.id)
-        .join(Grid, Grid.id == GridAssignment.grid_id)
-        .where(Grid.code == grid, GridAssignment.role == role)
-    ).one()
 
 
 def _sms(uow: UnitOfWork, ticket: Ticket, purpose: str) -> list[str]:
@@ -68,8 +42,8 @@ def _sms(uow: UnitOfWork, ticket: Ticket, purpose: str) -> list[str]:
 
 def test_primary_on_leave_goes_to_the_backup_by_day(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow, local(27, 10, 30), where="1102")  # Friday 10:30
-        backup = _member(uow, "1102", AssignmentRole.BACKUP)
+        ticket = open_case(uow, local(27, 10, 30), where="1102")  # Friday 10:30
+        backup = grid_member(uow.session, "1102", AssignmentRole.BACKUP)
         assert ticket.assignee_id == backup.id
         rule = ticket.events[1].data["rule"]
         assert rule.startswith("grid backup member (on shift Fri 08:00-12:00)")
@@ -80,8 +54,8 @@ def test_at_night_it_goes_to_the_least_loaded_member_of_the_community(
     services: Services,
 ) -> None:
     with services.uow() as uow:
-        busy = _open(uow, local(27, 23), where="1103")  # a case for grid 1103's primary
-        ticket = _open(uow, local(27, 23), category="garbage", where="1102")
+        busy = open_case(uow, local(27, 23), where="1103")  # a case for grid 1103's primary
+        ticket = open_case(uow, local(27, 23), category="garbage", where="1102")
         assert ticket.assignee_id is not None
         assert ticket.assignee_id != busy.assignee_id  # 1103's primary now has one case more
         assert (
@@ -96,8 +70,8 @@ def test_urgent_case_alerts_the_supervisor_and_informs_the_grid_member(
     services: Services,
 ) -> None:
     with services.uow() as uow:
-        ticket = _open(uow, local(27, 10, 30), category="gas_smell", where="1101")
-        primary = _member(uow, "1101", AssignmentRole.PRIMARY)
+        ticket = open_case(uow, local(27, 10, 30), category="gas_smell", where="1101")
+        primary = grid_member(uow.session, "1101", AssignmentRole.PRIMARY)
         assert ticket.department is not None
         assert ticket.department.code == "fire"
         assert _sms(uow, ticket, "informed") == [primary.phone]
@@ -111,8 +85,8 @@ def test_urgent_case_alerts_the_supervisor_and_informs_the_grid_member(
 
 def test_reassign_needs_a_reason_and_starts_a_new_accept_clock(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow, local(27, 10, 30))
-        other = _member(uow, "1103", AssignmentRole.PRIMARY)
+        ticket = open_case(uow, local(27, 10, 30))
+        other = grid_member(uow.session, "1103", AssignmentRole.PRIMARY)
         with pytest.raises(InvalidInput, match="reason"):
             cases.reassign(uow, ticket, other, None, Actor.user(1), " ", local(27, 11))
         version = ticket.assignment_version
@@ -125,7 +99,7 @@ def test_reassign_needs_a_reason_and_starts_a_new_accept_clock(services: Service
 
 def test_reroute_after_the_agent_fixes_the_place(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow, local(27, 10, 30), where="0")
+        ticket = open_case(uow, local(27, 10, 30), where="0")
         assert ticket.needs_triage
         decision = cases.reroute(
             uow,
@@ -140,13 +114,13 @@ def test_reroute_after_the_agent_fixes_the_place(services: Services) -> None:
         assert ticket.grid is not None
         assert ticket.grid.code == "1207"
         assert ticket.status is TicketStatus.ASSIGNED
-        assert decision.staff_id == _member(uow, "1207", AssignmentRole.PRIMARY).id
+        assert decision.staff_id == grid_member(uow.session, "1207", AssignmentRole.PRIMARY).id
         assert [e.kind for e in ticket.events][-2:] == ["rerouted", "assigned"]
 
 
 def test_recategorising_chooses_the_policy_again(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow, local(27, 10, 30))
+        ticket = open_case(uow, local(27, 10, 30))
         assert ticket.sla_policy is not None
         assert ticket.sla_policy.code == "general"
         cases.recategorise(
@@ -160,7 +134,7 @@ def test_recategorising_chooses_the_policy_again(services: Services) -> None:
 
 def test_cancel_needs_a_reason_and_clears_the_deadlines(services: Services) -> None:
     with services.uow() as uow:
-        ticket = _open(uow, local(27, 10, 30))
+        ticket = open_case(uow, local(27, 10, 30))
         cases.cancel(uow, ticket, Actor.user(1), "prank call", local(27, 11))
         uow.commit()
         assert ticket.status is TicketStatus.CANCELLED
@@ -171,9 +145,9 @@ def test_a_likely_duplicate_is_flagged_and_merged_callers_hear_of_the_fix(
     services: Services,
 ) -> None:
     with services.uow() as uow:
-        first = _open(uow, local(27, 10, 30))
-        second = _open(uow, local(27, 12), caller=OTHER_CALLER)
-        elsewhere = _open(uow, local(27, 12), where="1207")
+        first = open_case(uow, local(27, 10, 30))
+        second = open_case(uow, local(27, 12), caller=OTHER_CALLER)
+        elsewhere = open_case(uow, local(27, 12), where="1207")
         assert second.possible_duplicate_of_id == first.id
         assert elsewhere.possible_duplicate_of_id is None
         cases.merge(uow, second, first, Actor.user(1), local(27, 13))
@@ -191,7 +165,7 @@ def test_a_likely_duplicate_is_flagged_and_merged_callers_hear_of_the_fix(
 
 def test_a_policy_change_recomputes_open_cases_in_batches(services: Services) -> None:
     with services.uow() as uow:
-        tickets = [_open(uow, local(27, 10, 30), where=f"12{n:02d}") for n in range(1, 6)]
+        tickets = [open_case(uow, local(27, 10, 30), where=f"12{n:02d}") for n in range(1, 6)]
         before = [t.resolve_by for t in tickets]
         new_policy_version(uow, "general", resolve_within=timedelta(hours=15))  # 2 days
         last, sizes = 0, []

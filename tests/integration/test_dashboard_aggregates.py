@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
+from tests.factories import new_case
 from ticketing.cases import closure, intake
 from ticketing.cases import services as cases
 from ticketing.models.cases import Ticket
@@ -49,7 +50,7 @@ def history(uow: UnitOfWork) -> None:
     community without a grid and one the router could not place."""
 
     def new(category: str, place: str, source: str, at: datetime) -> Ticket:
-        made = intake.NewCase(category, place, "", "+8613812345678", "zh-CN", source)
+        made = new_case(category=category, where=place, source=source)
         return intake.open_case_uncommitted(uow, made, at, SH)[1]
 
     plan = [  # place, day, minutes to accept (None: never), hours to resolve, rating

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
+from tests.factories import new_case
 from ticketing.cases import closure, intake
 from ticketing.cases import services as cases
 from ticketing.models.cases import Ticket
@@ -40,7 +41,7 @@ def street(session: Session, code: str) -> ColumnElement[bool]:
 
 
 def register(uow: UnitOfWork, category: str, place: str, source: str, at: datetime) -> Ticket:
-    new = intake.NewCase(category, place, "", "+8613812345678", "zh-CN", source)
+    new = new_case(category=category, where=place, source=source)
     _, ticket = intake.open_case_uncommitted(uow, new, at, SH)
     assert ticket.assignee is not None, "the demo city routes these to a grid member"
     return ticket

@@ -4,16 +4,16 @@ triage queue and its filters, keyset pages, the change stamp, and one case's det
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from hotline.bootstrap import Services
+from tests.factories import SH, open_case
 from ticketing.cases import agent_moves as moves
-from ticketing.cases import intake, transcripts
 from ticketing.cases import services as cases
+from ticketing.cases import transcripts
 from ticketing.models.accounts import User, UserRole
 from ticketing.models.cases import Ticket
 from ticketing.models.places import Grid, Region
@@ -27,7 +27,6 @@ from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
 AGENT = Actor.user(1)
 ALL = true()
 
@@ -39,25 +38,15 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 NOW = local(27, 16)
 
 
-def _open(
+def _returned(
     uow: UnitOfWork,
     at: datetime,
-    where: str | None = "1101",
+    where: str = "1101",
     category: str = "street_light",
     source: str = "phone",
 ) -> Ticket:
-    _, ticket = intake.open_case_uncommitted(
-        uow,
-        intake.NewCase(category, where, f"case at {at:%H:%M}", "+8613812345678", "zh-CN", source),
-        at,
-        SH,
-    )
-    uow.commit()
-    return ticket
-
-
-def _returned(uow: UnitOfWork, at: datetime, where: str = "1101", **kw: str) -> Ticket:
-    ticket = _open(uow, at, where, **kw)
+    """A case its member sent back: waiting for an agent again."""
+    ticket = open_case(uow, at, where=where, category=category, source=source)
     assert ticket.assignee is not None
     cases.send_back(uow, ticket, ticket.assignee, "not my grid", at + timedelta(minutes=5))
     uow.commit()
@@ -79,10 +68,10 @@ def test_the_queue_holds_the_cases_waiting_for_an_agent_oldest_first(
     services: Services,
 ) -> None:
     with services.uow() as uow:
-        late = _open(uow, local(27, 11), where=None)  # nobody to route to
+        late = open_case(uow, local(27, 11), where=None)  # nobody to route to
         early = _returned(uow, local(27, 9))
-        _open(uow, local(27, 8))  # assigned at once: not waiting
-        cancelled = _open(uow, local(27, 7), where=None)
+        open_case(uow, local(27, 8))  # assigned at once: not waiting
+        cancelled = open_case(uow, local(27, 7), where=None)
         cases.cancel(uow, cancelled, AGENT, "prank", local(27, 7, 5))
         uow.commit()
         page = qq.queue_page(uow.session, qq.QueueFilters(), ALL, NOW)
@@ -99,7 +88,7 @@ def test_filters_narrow_the_queue(services: Services) -> None:
     with services.uow() as uow:
         s1 = _returned(uow, local(27, 9), "1101")
         s2 = _returned(uow, local(27, 9, 10), "2101", category="garbage", source="sms")
-        open_case = _open(uow, local(27, 9, 20), "1102")
+        assigned = open_case(uow, local(27, 9, 20), where="1102")
         session = uow.session
         assert _numbers(session, qq.QueueFilters(category="garbage")) == [s2.number]
         assert _numbers(session, qq.QueueFilters(category="no_such")) == []
@@ -108,18 +97,18 @@ def test_filters_narrow_the_queue(services: Services) -> None:
         assert _numbers(session, qq.QueueFilters(area="410105")) == [s1.number, s2.number]
         assert _numbers(session, qq.QueueFilters(area="nowhere")) == []
         assert _numbers(session, qq.QueueFilters(channel="sms")) == [s2.number]
-        assert _numbers(session, qq.QueueFilters(view="assigned")) == [open_case.number]
+        assert _numbers(session, qq.QueueFilters(view="assigned")) == [assigned.number]
         assert _numbers(session, qq.QueueFilters(view="open")) == [
             s1.number,
             s2.number,
-            open_case.number,
+            assigned.number,
         ]
-        due = open_case.accept_by
+        due = assigned.accept_by
         assert due is not None
         minute = timedelta(minutes=1)
         assert _numbers(session, qq.QueueFilters(view="overdue"), now=due - minute) == []
         assert _numbers(session, qq.QueueFilters(view="overdue"), now=due + minute) == [
-            open_case.number
+            assigned.number
         ]
         overdue_waiting = qq.QueueFilters(overdue=True)
         assert _numbers(session, overdue_waiting, now=due + minute) == []
@@ -127,7 +116,7 @@ def test_filters_narrow_the_queue(services: Services) -> None:
 
 def test_pages_follow_each_other_without_gaps_or_repeats(services: Services) -> None:
     with services.uow() as uow:
-        made = [_open(uow, local(27, 9), where=None).number for _ in range(5)]  # same time
+        made = [open_case(uow, local(27, 9), where=None).number for _ in range(5)]  # same time
         seen: list[str] = []
         cursor = None
         while True:
@@ -153,7 +142,7 @@ def test_the_queue_shows_only_what_the_user_may_see(services: Services) -> None:
         visible = case_filter(uow.session, supervisor)
         assert _numbers(uow.session, visible=visible) == [mine.number]
         assert qq.case_detail(uow.session, mine.number, visible, NOW) is not None
-        other = _open(uow, local(27, 9, 20), "2102")
+        other = open_case(uow, local(27, 9, 20), where="2102")
         assert qq.case_detail(uow.session, other.number, visible, NOW) is None
 
 
@@ -161,7 +150,7 @@ def test_the_change_stamp_moves_only_when_the_page_does(services: Services) -> N
     with services.uow() as uow:
         session = uow.session
         first = _returned(uow, local(27, 9), "1101")
-        elsewhere = _open(uow, local(27, 9, 10), "2101")  # assigned: not on the page
+        elsewhere = open_case(uow, local(27, 9, 10), where="2101")  # assigned: not on the page
 
         def stamp() -> str:
             filters = qq.QueueFilters()
@@ -180,7 +169,7 @@ def test_the_change_stamp_moves_only_when_the_page_does(services: Services) -> N
         moves.add_note(uow, first, AGENT, "asked the member again", local(27, 10, 5))
         uow.commit()
         assert stamp().split("-")[1] != after_note.split("-")[1]
-        late = _open(uow, local(27, 11), where=None)
+        late = open_case(uow, local(27, 11), where=None)
         assert late.number in _numbers(session)
         assert stamp() != after_note
         assert not qq.unchanged_since(session, "not-a-stamp")
@@ -189,7 +178,7 @@ def test_the_change_stamp_moves_only_when_the_page_does(services: Services) -> N
 def test_the_count_stops_at_its_cap(services: Services) -> None:
     with services.uow() as uow:
         for minute in range(4):
-            _open(uow, local(27, 9, minute), where=None)
+            open_case(uow, local(27, 9, minute), where=None)
         assert qq.count_capped(uow.session, qq.QueueFilters(), ALL, NOW, cap=2) == 3
         assert qq.count_capped(uow.session, qq.QueueFilters(), ALL, NOW, cap=10) == 4
 
@@ -198,8 +187,8 @@ def test_the_case_detail_gathers_transcript_callback_escalation_and_merges(
     services: Services,
 ) -> None:
     with services.uow() as uow:
-        ticket = _open(uow, local(27, 9))
-        duplicate = _open(uow, local(27, 9, 30))
+        ticket = open_case(uow, local(27, 9))
+        duplicate = open_case(uow, local(27, 9, 30))
         transcripts.attach_transcript(
             uow, ticket.id, "the lamp is out", 0.91, "vosk", local(27, 9, 1)
         )
@@ -231,10 +220,10 @@ def test_the_case_detail_gathers_transcript_callback_escalation_and_merges(
 
 def test_likely_duplicates_are_the_same_category_near_by(services: Services) -> None:
     with services.uow() as uow:
-        first = _open(uow, local(27, 9), "1101")
-        second = _open(uow, local(27, 10), "1101")
-        neighbour_grid = _open(uow, local(27, 10, 30), "1102")
-        other_kind = _open(uow, local(27, 11), "1101", category="garbage")
+        first = open_case(uow, local(27, 9), where="1101")
+        second = open_case(uow, local(27, 10), where="1101")
+        neighbour_grid = open_case(uow, local(27, 10, 30), where="1102")
+        other_kind = open_case(uow, local(27, 11), where="1101", category="garbage")
         assert second.possible_duplicate_of_id == first.id
         one = uow.session.scalars(select(Grid).where(Grid.code == "1101")).one()
         # The neighbour case was reported 100 m east of the first's point.
@@ -255,7 +244,7 @@ def test_likely_duplicates_are_the_same_category_near_by(services: Services) -> 
             "flagged at registration"
         )
         far = local(27, 9) + timedelta(days=4)
-        later = _open(uow, far, "1101")
+        later = open_case(uow, far, where="1101")
         detail = qq.case_detail(uow.session, later.number, ALL, far)
         assert detail is not None
         assert first.number not in {d.number for d in detail.duplicates}

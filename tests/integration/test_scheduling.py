@@ -13,7 +13,7 @@ from hotline.bootstrap import Services
 from hotline.jobs.clock import TICK_LOCK, start_ticker, tick_once
 from hotline.jobs.queue import RqJobQueue
 from tests.conftest import FixedClock
-from ticketing.cases import intake
+from tests.factories import register_case
 from ticketing.models.sla import Escalation
 
 pytestmark = pytest.mark.integration
@@ -22,9 +22,7 @@ pytestmark = pytest.mark.integration
 def test_a_tick_sweeps_due_escalations(
     services: Services, clock: FixedClock, run_jobs: Callable[[], int]
 ) -> None:
-    with services.uow() as uow:
-        new = intake.NewCase("gas_smell", "1101", "", "+8613812345678", "zh-CN", "phone")
-        intake.open_case(uow, new, clock(), services.settings.timezone)
+    register_case(services, category="gas_smell")
     clock.now += timedelta(minutes=12)  # the accept reminder of an urgent case (75% of 15)
     if isinstance(services.jobs, RqJobQueue):
         services.jobs.redis.delete(TICK_LOCK)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
-from ticketing.cases import intake
+from tests.factories import SH, open_case
 from ticketing.cases import services as cases
 from ticketing.models.cases import CaseSequence, Ticket, TicketEvent
 from ticketing.models.people import Staff, StaffRole
@@ -29,19 +29,9 @@ from ticketing.vocabulary.lifecycle import TicketStatus
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
-CALLER = "+8613812345678"
-
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(date(2026, 11, day), time(hour, minute), tzinfo=SH).astimezone(UTC)
-
-
-def _open(
-    uow: UnitOfWork, clock: FixedClock, category: str = "street_light", where: str | None = "1101"
-) -> str:
-    new = intake.NewCase(category, where, "", CALLER, "en-US", "phone")
-    return intake.open_case(uow, new, clock(), SH).number
 
 
 def _ticket(uow: UnitOfWork, number: str) -> Ticket:
@@ -63,7 +53,7 @@ def _sms_purposes(uow: UnitOfWork, number: str) -> list[tuple[str, str]]:
 def friday_case(services: Services, clock: FixedClock) -> str:
     clock.now = at(27, 10, 30)  # Friday 10:30 in Shanghai
     with services.uow() as uow:
-        return _open(uow, clock)
+        return open_case(uow, clock(), language="en-US").number
 
 
 def test_a_new_case_carries_its_policy_and_deadlines(services: Services, friday_case: str) -> None:
@@ -156,7 +146,7 @@ def test_urgent_case_escalates_round_the_clock_to_the_city_office(
 ) -> None:
     clock.now = at(28, 2)  # Saturday 02:00
     with services.uow() as uow:
-        number = _open(uow, clock, "gas_smell")
+        number = open_case(uow, clock(), category="gas_smell", language="en-US").number
         assert _ticket(uow, number).sla_policy.code == "urgent"  # type: ignore[union-attr]
     with services.uow() as uow:
         assert sweep(uow, at(28, 6)) == 10  # both ladders (accept 15 min, resolve 2 h), all rungs
@@ -294,7 +284,7 @@ def test_two_sweepers_at_once_fire_every_escalation_exactly_once(
     clock = FixedClock(at(27, 10, 30))
     with UnitOfWork(committed) as uow:
         for n in range(40):
-            _open(uow, clock, "street_light", f"11{n % 23 + 1:02d}")
+            open_case(uow, clock(), where=f"11{n % 23 + 1:02d}", language="en-US")
     fired: list[int] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from hotline.bootstrap import Services
 from tests.conftest import FixedClock
+from tests.factories import CALLER, new_case
 from ticketing.admin import queries, schedules
 from ticketing.cases import console_moves, intake, transcripts
 from ticketing.cases.console_moves import Mover
@@ -31,12 +32,11 @@ from ticketing.vocabulary.events import Actor
 pytestmark = pytest.mark.integration
 
 SH = ZoneInfo("Asia/Shanghai")
-CALLER = "+8613812345678"
 NOW = datetime.combine(date(2026, 11, 27), time(10, 30), tzinfo=SH).astimezone(UTC)
 
 
 def _new(where: str = "1101", caller: str | None = CALLER) -> intake.NewCase:
-    return intake.NewCase("street_light", where, "lamp out", caller, "zh-CN", "phone")
+    return new_case(where=where, description="lamp out", caller=caller)
 
 
 def _user(services: Services, username: str) -> User:

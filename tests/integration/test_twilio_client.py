@@ -31,6 +31,7 @@ from hotline.settings import Settings
 from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.telephony.sms import SendResult, TwilioSmsSender, twilio_client
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN, FixedClock
+from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101
 from tests.twilio_stub import INVALID_TO_NUMBER, StubRequest, TwilioStub
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.notices import outbox
@@ -45,8 +46,6 @@ AUTH_TOKEN = TEST_TOKEN
 FROM_NUMBER = "+8637112345"
 STATUS_CALLBACK = f"{PUBLIC_BASE_URL}/twilio/sms/status"
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-CALLER = "+8613812345678"
-STREET_LIGHT_IN_1101 = ["2", "1", "1", "1", "1101#"]
 RETRY_INTERVALS = [10, 60, 300]  # hotline.jobs.queue.RqJobQueue's Retry
 
 needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
@@ -209,7 +208,7 @@ def test_a_call_sends_both_sms_through_twilio_and_callbacks_move_them_forward(
     stub: TwilioStub,
     app: Flask,
 ) -> None:
-    case = simulator.call(CALLER, STREET_LIGHT_IN_1101).as_json()
+    case = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
     # On Redis the two SMS wait for the worker; in-process they were sent already.
     assert run_jobs() == (2 if isinstance(services.jobs, RqJobQueue) else 0)
 
@@ -271,7 +270,7 @@ def test_twilio_down_in_process_puts_the_sms_back_in_the_queue(
     stub.fail_next(2, status=500)
 
     # The sends fail inside the webhook: the call goes on (the simulator raises on non-2xx).
-    case = _simulator(services, tmp_path).call(CALLER, STREET_LIGHT_IN_1101).as_json()
+    case = _simulator(services, tmp_path).call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
 
     assert case["status"] == "assigned"
     assert [r.status for r in stub.requests] == [500, 500]
@@ -328,7 +327,7 @@ def test_twilio_down_on_rq_schedules_a_retry_then_sends(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int], stub: TwilioStub
 ) -> None:
     stub.fail_next(2, status=500)
-    case = simulator.call(CALLER, STREET_LIGHT_IN_1101).as_json()
+    case = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
     assert stub.requests == []  # nothing is sent before the worker runs
 
     ids = _fail_once_more(services, run_jobs, RETRY_INTERVALS[0])
@@ -360,7 +359,7 @@ def test_twilio_down_for_every_retry_lands_the_job_in_rqs_failed_registry(
     simulator: Simulator, services: Services, run_jobs: Callable[[], int], stub: TwilioStub
 ) -> None:
     stub.fail_next(2 * (1 + len(RETRY_INTERVALS)), status=503)
-    simulator.call(CALLER, STREET_LIGHT_IN_1101)
+    simulator.call(CALLER, EN_STREET_LIGHT_IN_1101)
 
     for interval in RETRY_INTERVALS:
         ids = _fail_once_more(services, run_jobs, interval)
@@ -427,7 +426,7 @@ def test_a_rejected_sms_is_marked_failed_and_never_retried(
     clock: FixedClock,
 ) -> None:
     stub.fail_next(1, status=400)  # the first send (the assignment) has a bad number
-    simulator.call(CALLER, STREET_LIGHT_IN_1101)
+    simulator.call(CALLER, EN_STREET_LIGHT_IN_1101)
     run_jobs()
     rows = _outbound(services)
     failed = [row for row in rows.values() if row.status is SmsStatus.FAILED]

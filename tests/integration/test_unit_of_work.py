@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FixedClock
+from tests.factories import new_case
 from ticketing.cases import intake
 from ticketing.models.cases import Ticket
 from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued, UnitOfWork
@@ -18,11 +19,10 @@ from ticketing.unit_of_work import CaseEvent, DomainEvent, SmsQueued, UnitOfWork
 pytestmark = pytest.mark.integration
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CALLER = "+8613812345678"
 
 
 def _new_case() -> intake.NewCase:
-    return intake.NewCase("street_light", "1101", "lamp out", CALLER, "en-US", "phone")
+    return new_case(description="lamp out", language="en-US")
 
 
 def test_hooks_run_after_the_commit_in_order(
