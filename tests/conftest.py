@@ -36,7 +36,10 @@ SPEEDS = ("unit", "integration", "functional", "browser")
 
 TEST_TOKEN = "test-webhook-token"
 PUBLIC_BASE_URL = "https://hotline.example.org"
-AUDIO = Path(__file__).parent / "fixtures" / "audio"
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent  # the repository
+FIXTURES = TESTS / "fixtures"  # found from here, so a test module may sit at any depth
+AUDIO = FIXTURES / "audio"
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: every collected test is checked

@@ -29,6 +29,7 @@ from hotline.bootstrap import Services, bootstrap
 from hotline.settings import Settings
 from hotline.simulator.caller import HttpTransport, Simulator
 from hotline.storage import schema
+from tests.conftest import ROOT
 from ticketing.demo import seeding
 from ticketing.models.accounts import User
 from ticketing.models.cases import Ticket
@@ -48,7 +49,7 @@ if not CHROMIUM.exists():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SCREENSHOTS = ROOT / "var" / "screenshots"
 TOKEN = "browser-test-token"
 PASSWORDS = {
     role: f"{role}-browser-pass-7"

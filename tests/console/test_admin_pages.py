@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from tests.conftest import count
+from tests.conftest import FIXTURES, count
 from tests.console.conftest import Login, csrf_token, post
 from ticketing.models.accounts import AuditEntry
 from ticketing.models.catalogue import Category
@@ -21,7 +20,7 @@ from ticketing.models.sla import CalendarRow, SlaPolicyRow
 
 pytestmark = pytest.mark.functional
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
+IMPORTS = FIXTURES / "import"
 PAGES = (
     "/console/admin",
     "/console/admin/import",
@@ -95,7 +94,7 @@ def test_a_form_without_its_csrf_token_is_refused(admin: FlaskClient, services: 
 
 def test_grid_and_staff_uploads(admin: FlaskClient, services: Services) -> None:
     grids = _upload(
-        admin, "grids", "grids.geojson", (FIXTURES / "grids_sample.geojson").read_bytes()
+        admin, "grids", "grids.geojson", (IMPORTS / "grids_sample.geojson").read_bytes()
     )
     assert grids.status_code == 302  # type: ignore[attr-defined]
     page = _text(admin.get("/console/admin/import"))
@@ -103,7 +102,7 @@ def test_grid_and_staff_uploads(admin: FlaskClient, services: Services) -> None:
     entry = _last_audit(services)
     assert (entry.action, entry.target) == ("grids.import", "grids.geojson")
     assert re.fullmatch(r"user:\d+", entry.actor)
-    staff = _upload(admin, "staff", "staff.csv", (FIXTURES / "staff_sample.csv").read_bytes())
+    staff = _upload(admin, "staff", "staff.csv", (IMPORTS / "staff_sample.csv").read_bytes())
     assert staff.status_code == 302  # type: ignore[attr-defined]
     assert "4 created" in _text(admin.get("/console/admin/import"))
     roster = _text(admin.get("/console/admin/staff/GM9001"))
@@ -115,7 +114,7 @@ def test_a_bad_upload_shows_every_rejected_row_and_imports_nothing(
 ) -> None:
     with services.uow() as uow:
         staff, audits = count(uow.session, "staff"), count(uow.session, "audit_log")
-    response = _upload(admin, "staff", "bad.csv", (FIXTURES / "staff_bad.csv").read_bytes())
+    response = _upload(admin, "staff", "bad.csv", (IMPORTS / "staff_bad.csv").read_bytes())
     assert response.status_code == 400  # type: ignore[attr-defined]
     page = _text(response)
     assert "nothing was imported" in page
@@ -124,7 +123,7 @@ def test_a_bad_upload_shows_every_rejected_row_and_imports_nothing(
     with services.uow() as uow:
         assert count(uow.session, "staff") == staff
         assert count(uow.session, "audit_log") == audits
-    bad_grids = _upload(admin, "grids", "g.geojson", (FIXTURES / "grids_bad.geojson").read_bytes())
+    bad_grids = _upload(admin, "grids", "g.geojson", (IMPORTS / "grids_bad.geojson").read_bytes())
     assert "Self-intersection" in _text(bad_grids)
     missing = post(admin, "/console/admin/import", {"kind": "grids"})
     assert missing.status_code == 400

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from hotline.bootstrap import Services
-from tests.conftest import FixedClock
+from tests.conftest import ROOT, FixedClock
 from tests.console.conftest import Login
 from tests.factories import new_case
 from ticketing.admin.grid_import import import_grids
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.functional
 # Well outside the demo city (34.7-34.9 N, 113.6-113.8 E).
 FAR = (34.9505, 113.9505)
 SCRIPT = "<img src=x onerror=alert(1)>"
-STATIC = Path(__file__).parents[2] / "hotline" / "console" / "static"
+STATIC = ROOT / "hotline" / "console" / "static"
 
 
 def _grid_at(client: FlaskClient, lat: float, lon: float) -> str | None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from hotline.cli.main import main
+from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.functional
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
+IMPORTS = FIXTURES / "import"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def hotline(env: dict[str, str | None], *args: str) -> Result:
 
 
 def test_grid_import_then_the_same_file_again(env: dict[str, str | None]) -> None:
-    sample = str(FIXTURES / "grids_sample.geojson")
+    sample = str(IMPORTS / "grids_sample.geojson")
     first = hotline(env, "import", "grids", sample)
     assert first.exit_code == 0, first.output
     assert "3 grids row(s): 2 created, 0 updated, 1 unchanged" in first.stdout
@@ -56,17 +56,17 @@ def test_bad_files_are_reported_with_exit_code_1_and_nothing_imported(
     env: dict[str, str | None],
 ) -> None:
     before = hotline(env, "audit", "--limit", "1").stdout
-    grids = hotline(env, "import", "grids", str(FIXTURES / "grids_bad.geojson"))
+    grids = hotline(env, "import", "grids", str(IMPORTS / "grids_bad.geojson"))
     assert grids.exit_code == 1
     assert "feature 1: geometry: invalid: Self-intersection" in grids.stderr
     assert "feature 2: community: no community region with code '99'" in grids.stderr
     assert "7 problem(s) in the grids file: nothing was imported" in grids.stderr
-    staff = hotline(env, "import", "staff", str(FIXTURES / "staff_bad.csv"))
+    staff = hotline(env, "import", "staff", str(IMPORTS / "staff_bad.csv"))
     assert staff.exit_code == 1
     assert "line 2: phone: not a" in staff.stderr
     assert "line 6: grids: grid 1101 already has a primary member: GM0001" in staff.stderr
     assert "nothing was imported" in staff.stderr
-    wrong = hotline(env, "import", "staff", str(FIXTURES / "grids_sample.geojson"))
+    wrong = hotline(env, "import", "staff", str(IMPORTS / "grids_sample.geojson"))
     assert wrong.exit_code == 1
     assert "expected header: employee_no,name,phone" in wrong.stderr
     assert hotline(env, "audit", "--limit", "1").stdout == before
@@ -75,11 +75,11 @@ def test_bad_files_are_reported_with_exit_code_1_and_nothing_imported(
 
 
 def test_staff_import_after_its_grids(env: dict[str, str | None]) -> None:
-    assert hotline(env, "import", "grids", str(FIXTURES / "grids_sample.geojson")).exit_code == 0
-    done = hotline(env, "import", "staff", str(FIXTURES / "staff_sample.csv"))
+    assert hotline(env, "import", "grids", str(IMPORTS / "grids_sample.geojson")).exit_code == 0
+    done = hotline(env, "import", "staff", str(IMPORTS / "staff_sample.csv"))
     assert done.exit_code == 0, done.output
     assert "4 staff row(s): 4 created, 0 updated, 0 unchanged, 4 assignments added" in done.stdout
-    again = hotline(env, "import", "staff", str(FIXTURES / "staff_sample.csv"))
+    again = hotline(env, "import", "staff", str(IMPORTS / "staff_sample.csv"))
     assert "0 created, 0 updated, 4 unchanged, 0 assignments added" in again.stdout
 
 

@@ -15,11 +15,11 @@ from hotline.simulator.caller import (
     SimulatorError,
     load_script,
 )
-from tests.conftest import AUDIO
+from tests.conftest import AUDIO, FIXTURES
 
 pytestmark = pytest.mark.functional
 
-SCRIPTS = Path(__file__).parent.parent / "fixtures" / "calls"
+SCRIPTS = FIXTURES / "calls"
 
 
 def test_the_committed_script_reports_a_street_light(simulator: Simulator) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUDIO
+from tests.conftest import AUDIO, FIXTURES
 
 pytestmark = pytest.mark.functional
 
@@ -88,7 +88,7 @@ def test_readme_walkthrough_in_process(env: dict[str, str]) -> None:
     assert "general v1 on office_hours_cn" in hotline(env, "sla", "list")
     assert hotline(env, "flows", "check").startswith("ok: hotline.yaml (flow 'hotline'")
     assert "flowchart TD" in hotline(env, "flows", "graph", "hotline")
-    script = Path(__file__).parent.parent / "fixtures" / "calls" / "street_light_en.yaml"
+    script = FIXTURES / "calls" / "street_light_en.yaml"
     scripted = json.loads(hotline(env, "simulate", "script", str(script), "--json"))
     assert (scripted["category"], scripted["grid"]) == ("street_light", "1101")
 
@@ -180,7 +180,7 @@ def test_a_report_by_voice_against_a_running_server(env: dict[str, str], server:
         env,
         "simulate",
         "script",
-        str(Path(__file__).parent.parent / "fixtures" / "calls" / "street_light_voice_en.yaml"),
+        str(FIXTURES / "calls" / "street_light_voice_en.yaml"),
         "--url",
         server,
         "--json",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from tests.conftest import FixedClock, count
+from tests.conftest import FIXTURES, FixedClock, count
 from ticketing.admin.grid_import import import_grids
 from ticketing.admin.imports import ImportResult
 from ticketing.admin.staff_import import import_staff
@@ -23,7 +22,7 @@ from ticketing.vocabulary.roles import AssignmentRole
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
+IMPORTS = FIXTURES / "import"
 ACTOR = Actor.cli("test")
 
 
@@ -38,7 +37,7 @@ def _staff(services: Services, clock: FixedClock, source: str | bytes) -> Import
 
 
 def _sample(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return (IMPORTS / name).read_bytes()
 
 
 def _collection(*features: dict[str, Any]) -> str:

@@ -17,12 +17,12 @@ from hotline.media.config import MediaSettings
 from hotline.media.exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
 from hotline.media.server import MediaServer, MediaServerHandle, start_media_server_thread
 from hotline.simulator.media_client import MediaStreamClient
+from tests.conftest import AUDIO
 
 if TYPE_CHECKING:
     from hotline.speech.sphinx_engine import PocketSphinxRecognizer
 
 TOKEN = "media-test-token"
-AUDIO = Path(__file__).parent.parent / "fixtures" / "audio"
 SPEECH = AUDIO / "speech"
 FSDD = AUDIO / "fsdd"
 WAIT = 20.0  # seconds a test waits for a result at most (a loaded CI machine is slow)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from hotline.speech.scripted import ScriptedRecognizer
+from tests.conftest import AUDIO
 
 if TYPE_CHECKING:  # the engines import their optional libraries, which may be absent
     from hotline.speech.sphinx_engine import PocketSphinxRecognizer
     from hotline.speech.vosk_engine import VoskRecognizer
 
-AUDIO = Path(__file__).parent.parent / "fixtures" / "audio"
 SPEECH = AUDIO / "speech"
 FSDD = AUDIO / "fsdd"
 
