@@ -1,3 +1,5 @@
+"""Case numbers: the local day and its sequence, read digit by digit, typed loosely."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -5,8 +7,6 @@ from datetime import date
 import pytest
 
 from ticketing.cases.numbers import format_case_number, normalise_case_number, spoken_digits
-from ticketing.exceptions import InvalidInput
-from ticketing.people.phones import is_mobile, to_e164, try_e164
 
 pytestmark = pytest.mark.unit
 
@@ -21,17 +21,3 @@ def test_case_numbers_start_with_the_local_day_and_widen_past_9999() -> None:
 def test_case_numbers_are_read_digit_by_digit_and_typed_loosely() -> None:
     assert spoken_digits("2611270042") == "2 6 1 1 2 7 0 0 4 2"
     assert normalise_case_number(" 261127-0042#") == "2611270042"
-
-
-def test_phones_are_stored_in_e164() -> None:
-    assert to_e164("139 0371 0001") == "+8613903710001"
-    assert to_e164("+86 139-0371-0001") == "+8613903710001"
-    with pytest.raises(InvalidInput):
-        to_e164("anonymous")
-    assert try_e164("anonymous") is None
-    assert try_e164(None) is None
-
-
-def test_only_mobiles_get_sms() -> None:
-    assert is_mobile("+8613903710001")
-    assert not is_mobile("+863716000000")  # a Zhengzhou landline
