@@ -8,7 +8,7 @@ from hotline.speech import grammars
 from hotline.speech.audio import decode_wav, mulaw_to_pcm16, parse_wav
 from hotline.speech.exceptions import AudioError
 from hotline.speech.recognizers import Recognition, SpeechRecognizer
-from tests.speech.conftest import speech, wav
+from tests.hotline.speech.conftest import speech, wav
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 
 from hotline.media.endpointing import SILENCE_MS, Endpointer, rms
 from hotline.speech.audio import decode_wav
-from tests.media.conftest import FSDD, SPEECH
+from tests.hotline.media.conftest import FSDD, SPEECH
 
 pytestmark = pytest.mark.unit
 

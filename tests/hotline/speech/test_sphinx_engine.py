@@ -10,7 +10,7 @@ import pytest
 from hotline.speech import grammars
 from hotline.speech.audio import mulaw_to_pcm16, parse_wav
 from hotline.speech.exceptions import ModelNotFound, SpeechError
-from tests.speech.conftest import FSDD, speech
+from tests.hotline.speech.conftest import FSDD, speech
 
 pytest.importorskip("pocketsphinx", reason="the pocketsphinx extra is not installed")
 

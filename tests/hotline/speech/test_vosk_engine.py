@@ -12,7 +12,7 @@ from hotline.speech import grammars
 from hotline.speech.audio import mulaw_to_pcm16, parse_wav
 from hotline.speech.exceptions import ModelNotFound, SpeechError
 from hotline.speech.model_paths import find_model
-from tests.speech.conftest import speech
+from tests.hotline.speech.conftest import speech
 
 pytest.importorskip("vosk", reason="the vosk extra is not installed")
 

@@ -16,7 +16,7 @@ from hotline.media.config import MediaSettings
 from hotline.media.exchange import Expectation, MemorySpeechExchange, SpeechExchange
 from hotline.media.server import MediaServerHandle
 from hotline.simulator.media_client import MediaStreamClient
-from tests.media.conftest import TOKEN, WAIT, eventually, redis_exchange, speech
+from tests.hotline.media.conftest import TOKEN, WAIT, eventually, redis_exchange, speech
 
 pytestmark = pytest.mark.integration
 
@@ -87,8 +87,9 @@ def test_speech_is_recognised_for_the_expected_step(
 def test_digits_through_the_stream(
     media_server: MediaServerHandle, exchange: MemorySpeechExchange, client_for: Client
 ) -> None:
-    """8 kHz espeak digits are hard for the 16 kHz model (tests/speech/test_sphinx.py): the
-    grammar still makes it a string of four digits."""
+    """8 kHz espeak digits are hard for the 16 kHz model
+    (tests/hotline/speech/test_sphinx_engine.py): the grammar still makes it a string of
+    four digits."""
     call = new_call()
     exchange.expect(Expectation(call, "case_number#1", "en-US", "digits:4"))
     client_for(call).send_wav(speech("digits_4711_en_us_wide"))

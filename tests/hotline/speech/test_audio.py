@@ -9,7 +9,7 @@ import pytest
 
 from hotline.speech.audio import ALAW, MULAW, Resampler, decode_wav, mulaw_to_pcm16, parse_wav
 from hotline.speech.exceptions import AudioError
-from tests.speech.conftest import speech, wav
+from tests.hotline.speech.conftest import speech, wav
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 from hotline.speech import grammars
 from hotline.speech.audio import decode_wav
 from hotline.speech.step_grammars import EMERGENCY, is_emergency, with_emergency_words
-from tests.speech.conftest import FSDD, SPEECH, speech
+from tests.hotline.speech.conftest import FSDD, SPEECH, speech
 
 pytest.importorskip("pocketsphinx", reason="the pocketsphinx extra is not installed")
 

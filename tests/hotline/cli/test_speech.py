@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hotline.cli.speech import speech
-from tests.speech.conftest import FSDD, SPEECH
+from tests.hotline.speech.conftest import FSDD, SPEECH
 
 pytestmark = pytest.mark.integration
 
