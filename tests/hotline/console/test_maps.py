@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 
 from hotline.bootstrap import Services
 from tests.conftest import ROOT, FixedClock
-from tests.console.conftest import Login
 from tests.factories import new_case
+from tests.hotline.console.conftest import Login
 from ticketing.admin.grid_import import import_grids
 from ticketing.cases import intake
 from ticketing.models.places import Grid
@@ -99,7 +99,7 @@ def test_a_grid_named_like_markup_reaches_the_maps_as_text(
 
 def test_the_map_scripts_bind_text_nodes_never_markup() -> None:
     """Leaflet treats a string given to bindTooltip or bindPopup as HTML: the scripts hand
-    it an element whose text they set (tests/browser opens the tooltips for real)."""
+    it an element whose text they set (test_browser_maps opens the tooltips for real)."""
     calls = 0
     for script in STATIC.glob("*.js"):
         source = script.read_text()

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from tests.console.conftest import Login
 from tests.factories import new_case
+from tests.hotline.console.conftest import Login
 from ticketing.cases import intake
 from ticketing.models.accounts import User
 from ticketing.models.cases import TicketEvent

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from hotline.storage import attachments
-from tests.console.conftest import Login
-from tests.console.test_mobile_page import _open_case, _staff, png_bytes
+from tests.hotline.console.conftest import Login
+from tests.hotline.console.test_mobile_page import _open_case, _staff, png_bytes
 from ticketing.cases import phone_page
 from ticketing.cases.links import CaseLink
 from ticketing.models.cases import Attachment

@@ -30,8 +30,8 @@ from werkzeug.test import TestResponse
 
 from hotline.bootstrap import Services
 from hotline.console.base import CONSOLE_BLUEPRINTS
-from tests.console.conftest import Login, csrf_token
 from tests.factories import register_case
+from tests.hotline.console.conftest import Login, csrf_token
 from ticketing.cases.links import make_token
 from ticketing.models.accounts import User
 

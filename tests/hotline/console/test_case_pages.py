@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from hotline.console.case_views import ACTIONS
-from tests.console.conftest import Login, post
 from tests.factories import CALLER, SH, register_case
+from tests.hotline.console.conftest import Login, post
 from ticketing.cases import console_moves
 from ticketing.cases import services as cases
 from ticketing.models.accounts import User, UserRole

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from tests.conftest import FIXTURES, count
-from tests.console.conftest import Login, csrf_token, post
+from tests.hotline.console.conftest import Login, csrf_token, post
 from ticketing.models.accounts import AuditEntry
 from ticketing.models.catalogue import Category
 from ticketing.models.people import LeavePeriod, RosterShift

@@ -19,8 +19,8 @@ from hotline.console.figure_cache import FigureCache
 from hotline.jobs.queue import JobQueue
 from hotline.settings import Settings
 from tests.conftest import FixedClock
-from tests.console.test_dashboard_pages import PASSWORD, dashboard, export
 from tests.factories import new_case
+from tests.hotline.console.test_dashboard_pages import PASSWORD, dashboard, export
 from ticketing.cases import intake
 from ticketing.models.accounts import AuditEntry, User, UserRole
 from ticketing.models.cases import CaseSequence, Ticket, TicketEvent

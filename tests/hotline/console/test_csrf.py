@@ -19,8 +19,8 @@ from hotline.console.admin_views import MAX_UPLOAD
 from hotline.console.base import CONSOLE_BLUEPRINTS, DEFAULT_MAX_BODY
 from hotline.console.case_views import ACTIONS
 from hotline.storage import attachments
-from tests.console.conftest import Login, csrf_token, post
 from tests.factories import register_case
+from tests.hotline.console.conftest import Login, csrf_token, post
 from ticketing.cases.links import form_token, make_token
 from ticketing.db import Base
 from ticketing.models.accounts import User

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from tests.browser.test_console_browser import _log_in, _page, browser, live
 from tests.factories import new_case
+from tests.hotline.console.test_browser import _log_in, _page, browser, live
 from ticketing.cases import intake
 from ticketing.models.places import Grid
 

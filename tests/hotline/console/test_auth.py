@@ -18,7 +18,7 @@ from hotline.cli import users as users_cli
 from hotline.cli.users import users
 from hotline.console.base import require_role
 from tests.conftest import FixedClock
-from tests.console.conftest import TEST_PASSWORDS, Login, csrf_token, post
+from tests.hotline.console.conftest import TEST_PASSWORDS, Login, csrf_token, post
 from ticketing.models.accounts import AuditEntry, User, UserRole
 from ticketing.people import accounts
 
