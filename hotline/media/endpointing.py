@@ -4,7 +4,7 @@ Recognising a step's answer can only end once the caller stops talking, and Twil
 says when that is: the stream just carries on. So: once speech has been heard (a run of
 frames loud enough), a stretch of quiet (700 ms by default) ends the utterance.
 
-Calibrated on the fixtures (tests/media/test_endpointing.py): espeak-ng and FSDD speech
+Calibrated on the fixtures (tests/hotline/media/test_endpointing.py): espeak-ng and FSDD speech
 frames have an RMS of 1,500-5,000 on 16-bit PCM, the noisy fixtures' background 300-1,050
 and a phone line's silence near 0. A threshold of 1,100 with a run of three frames (60 ms)
 to count as speech keeps noise bursts and clicks from starting an utterance; once speech

@@ -77,6 +77,6 @@ def twilio_client(account_sid: str, auth_token: str, api_base_url: str | None) -
         # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite our host too.
         client.edge = client.region = None
         # Domain.base_url is where twilio-python builds every request URL from;
-        # tests/integration/test_twilio_client.py pins this behaviour.
+        # tests/hotline/telephony/test_sms.py pins this behaviour.
         client.api.base_url = api_base_url.rstrip("/")
     return client
