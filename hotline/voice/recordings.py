@@ -41,17 +41,30 @@ def fetch(url: str, settings: Settings) -> bytes:
     if parts.scheme != "https":
         raise RecordingRefused(f"recordings are fetched over https, not {parts.scheme!r}")
     wav_url = url if url.endswith(".wav") else url + ".wav"
-    request = urllib.request.Request(wav_url)  # noqa: S310 - https checked above
+    credentials = None
     if settings.twilio_account_sid and settings.twilio_auth_token:
-        token = f"{settings.twilio_account_sid}:{settings.twilio_auth_token}".encode()
-        request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+        credentials = (settings.twilio_account_sid, settings.twilio_auth_token)
+    return download(wav_url, credentials)
+
+
+def download(url: str, credentials: tuple[str, str] | None) -> bytes:
+    """GET a recording with Basic auth, at most MAX_BYTES.
+
+    Twilio may answer a recording's URL with a redirect (docs/TWILIO.md, Recordings); the
+    account's credentials are for Twilio alone, so they go with the first request only
+    (`add_unredirected_header`: urllib copies every other header onto the redirect).
+    """
+    request = urllib.request.Request(url)  # noqa: S310 - the caller checked the scheme
+    if credentials is not None:
+        token = base64.b64encode(":".join(credentials).encode()).decode()
+        request.add_unredirected_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
             data: bytes = answer.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise RecordingUnavailable(f"cannot fetch {wav_url}: {exc}") from exc
+        raise RecordingUnavailable(f"cannot fetch {url}: {exc}") from exc
     if len(data) > MAX_BYTES:
-        raise RecordingRefused(f"{wav_url} is larger than {MAX_BYTES} bytes")
+        raise RecordingRefused(f"{url} is larger than {MAX_BYTES} bytes")
     return data
 
 

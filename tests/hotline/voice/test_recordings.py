@@ -3,7 +3,11 @@ recorded on the case, which carries on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from hotline.simulator.caller import Simulator
+from hotline.voice import recordings
 from tests.conftest import AUDIO
 from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101
 from ticketing.models.cases import Ticket
@@ -73,3 +78,56 @@ def test_a_file_outside_the_recordings_folder_is_never_read(
     run_jobs()
     (failed,) = [e for e in _ticket(services).events if e.kind == "transcription_failed"]
     assert "read only from" in failed.note
+
+
+class _Seen(BaseHTTPRequestHandler):
+    """Answers every GET as the server's `answer` says, noting the Authorization sent."""
+
+    def do_GET(self) -> None:
+        server: _Server = self.server  # type: ignore[assignment]
+        server.authorizations.append(self.headers.get("Authorization"))
+        status, headers, body = server.answer
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads what was sent, not the log."""
+
+
+class _Server(ThreadingHTTPServer):
+    def __init__(self, answer: tuple[int, dict[str, str], bytes]) -> None:
+        super().__init__(("127.0.0.1", 0), _Seen)
+        self.answer = answer
+        self.authorizations: list[str | None] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@contextmanager
+def _serving(answer: tuple[int, dict[str, str], bytes]) -> Iterator[_Server]:
+    server = _Server(answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_twilio_credentials_never_follow_a_redirect_to_another_host() -> None:
+    with (
+        _serving((200, {"Content-Type": "audio/x-wav"}, b"RIFF-audio")) as storage,
+        _serving((302, {"Location": storage.url + "/signed.wav"}, b"")) as twilio,
+    ):
+        data = recordings.download(twilio.url + "/RE1.wav", ("AC1", "secret-token"))
+    assert data == b"RIFF-audio"
+    expected = "Basic " + base64.b64encode(b"AC1:secret-token").decode()
+    assert twilio.authorizations == [expected]
+    assert storage.authorizations == [None]
