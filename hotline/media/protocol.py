@@ -1,8 +1,8 @@
 """Twilio's Media Streams messages: parsed and checked for the server, built for the client.
 
-Twilio sends JSON text frames (TWILIO.md, Media Streams): numbers arrive as strings, every
-message after `connected` carries `streamSid`, and media payloads are base64 mu-law at
-8 kHz, 20 ms (160 bytes) a frame. A malformed message raises `ProtocolError` naming what
+Twilio sends JSON text frames (docs/TWILIO.md, Media Streams): numbers arrive as strings,
+every message after `connected` carries `streamSid`, and media payloads are base64 mu-law
+at 8 kHz, 20 ms (160 bytes) a frame. A malformed message raises `ProtocolError` naming what
 is wrong, so the server can log it against the call and carry on with the next frame.
 """
 

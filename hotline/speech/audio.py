@@ -2,7 +2,7 @@
 
 Twilio records 8 kHz mu-law; simulators and people upload 16-bit PCM at 8 to 48 kHz,
 mono or stereo. Small Vosk models refuse audio below their rate, so we resample to the
-engine's rate ourselves (TWILIO.md) rather than trust each engine to do it.
+engine's rate ourselves (docs/TWILIO.md, Vosk) rather than trust each engine to.
 """
 
 from __future__ import annotations

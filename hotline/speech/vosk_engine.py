@@ -1,4 +1,4 @@
-"""Vosk: one shared model per process, one recogniser per call (TWILIO.md, Vosk).
+"""Vosk: one model per process, one recogniser per call (docs/TWILIO.md, Vosk).
 
 Kaldi models are large (hundreds of MB in RAM), so the model loads once at start-up and
 every call gets its own cheap `KaldiRecognizer`, freed as soon as the utterance ends:
