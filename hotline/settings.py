@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
@@ -12,6 +14,13 @@ from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FLOWS_DIR = PROJECT_ROOT / "ivr_flows"
+TWILIO_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or wrong, so the process must not start; the message names
+    the variable and what to set. Commands turn it into one line, gunicorn into a failed
+    boot."""
 
 
 def _var_dir(env: Mapping[str, str]) -> Path:
@@ -36,7 +45,7 @@ def _non_negative(env: Mapping[str, str], name: str, default: int) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise ValueError(f"{name} must be a whole number of 0 or more, not {raw!r}")
+        raise ConfigurationError(f"{name} must be a whole number of 0 or more, not {raw!r}")
     return value
 
 
@@ -47,7 +56,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value <= 10:
-        raise ValueError(f"{name} must be a number of seconds from 0 to 10, not {raw!r}")
+        raise ConfigurationError(f"{name} must be a number of seconds from 0 to 10, not {raw!r}")
     return value
 
 
@@ -60,7 +69,9 @@ def _hours(raw: str) -> str:
         for part in (start, end):
             time.fromisoformat(part.strip())
     except ValueError:
-        raise ValueError(f"HOTLINE_AGENT_HOURS must look like 08:00-20:00, not {raw!r}") from None
+        raise ConfigurationError(
+            f"HOTLINE_AGENT_HOURS must look like 08:00-20:00, not {raw!r}"
+        ) from None
     return raw
 
 
@@ -89,6 +100,13 @@ class Settings:
     map_tiles: str = ""  # a {z}/{x}/{y} tile URL on the city's own server; "": outlines only
 
     @property
+    def embedded(self) -> bool:
+        """The embedded default: one process on a SQLite file, where a key or a file kept
+        under var/ is shared by everything that runs. Any other database may be shared by
+        several hosts, and `check_shared_deployment` holds it to stricter rules."""
+        return self.database_url.startswith("sqlite")
+
+    @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
 
@@ -106,11 +124,17 @@ class Settings:
         """Read the environment (or a given mapping, for tests)."""
         env = os.environ if env is None else env
         var_dir = _var_dir(env)
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'hotline.sqlite3'}"
-        if database_url.startswith("postgresql://"):
-            # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
-            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-        return cls(
+        database_url = driver_url(env.get("DATABASE_URL") or "") or (
+            f"sqlite:///{var_dir / 'hotline.sqlite3'}"
+        )
+        secret_key = env.get("SECRET_KEY")
+        if not secret_key and not database_url.startswith("sqlite"):
+            raise ConfigurationError(
+                "SECRET_KEY is not set: on a shared database every host must sign sessions "
+                "and SMS links with the same key. Set SECRET_KEY to one long random value "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))') on every host."
+            )
+        settings = cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
@@ -118,7 +142,7 @@ class Settings:
             twilio_from_number=env.get("TWILIO_FROM_NUMBER") or None,
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
-            secret_key=env.get("SECRET_KEY") or _local_secret(var_dir),
+            secret_key=secret_key or _local_secret(var_dir),
             timezone=ZoneInfo(env.get("HOTLINE_TIMEZONE") or "Asia/Shanghai"),
             var_dir=var_dir,
             auto_close_days=_non_negative(env, "HOTLINE_AUTO_CLOSE_DAYS", 7),
@@ -131,3 +155,77 @@ class Settings:
             agent_hours=_hours(env.get("HOTLINE_AGENT_HOURS") or "08:00-20:00"),
             map_tiles=env.get("HOTLINE_MAP_TILES") or "",
         )
+        if not settings.embedded:
+            check_shared_deployment(settings)
+        return settings
+
+
+def driver_url(url: str) -> str:
+    """The SQLAlchemy URL of DATABASE_URL: psycopg 3 is the driver we ship, and a plain
+    postgresql:// would ask for psycopg2."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def check_shared_deployment(settings: Settings, *, streaming: bool = False) -> None:
+    """Refuse a configuration that breaks once a second host (or process) shares the
+    database: each check names the variable to set. `streaming`: this process is the
+    Media Streams server, which needs the URL Twilio signs even when nothing else does.
+
+    The embedded default needs none of this and is never checked: one process there
+    makes its own key and reaches itself over loopback.
+    """
+    given = {
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+        "TWILIO_FROM_NUMBER": settings.twilio_from_number,
+    }
+    if settings.twilio_account_sid or settings.twilio_from_number:
+        missing = [name for name in TWILIO_VARIABLES if not given[name]]
+        if missing:
+            present = [name for name in TWILIO_VARIABLES if given[name]]
+            raise ConfigurationError(
+                f"Twilio is half configured: {' and '.join(present)} set but "
+                f"{' and '.join(missing)} not. Set all three of {', '.join(TWILIO_VARIABLES)} "
+                "(the auth token also checks every webhook's signature), or none."
+            )
+    if not settings.twilio_auth_token:
+        return
+    if not settings.public_base_url:
+        raise ConfigurationError(
+            "TWILIO_AUTH_TOKEN is set but PUBLIC_BASE_URL is not: Twilio signs the URL it "
+            "called, which a host behind a load balancer cannot see. Set PUBLIC_BASE_URL to "
+            "the address Twilio calls, e.g. https://hotline.example.gov."
+        )
+    if streaming or settings.media_url:
+        check_media_url(settings.media_url)
+
+
+def check_media_url(url: str | None) -> None:
+    """Twilio streams only to wss:// and signs that URL, so the media server must know it;
+    plain ws:// is for a server on this machine (tests, the embedded default)."""
+    if not url:
+        raise ConfigurationError(
+            "HOTLINE_MEDIA_URL is not set: the media server checks Twilio's signature "
+            "against the wss:// URL Twilio connects to, and a URL made from the Host header "
+            "(ws://...) never matches. Set it, e.g. wss://hotline.example.gov/twilio/media."
+        )
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "wss" and parts.hostname:
+        return
+    if parts.scheme == "ws" and _loopback(parts.hostname or ""):
+        return
+    raise ConfigurationError(
+        f"HOTLINE_MEDIA_URL must be a wss:// URL (Twilio streams only over TLS), not {url!r}; "
+        "ws:// is only for a media server on 127.0.0.1."
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

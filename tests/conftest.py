@@ -24,7 +24,7 @@ from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap, make_engine
 from hotline.jobs import context
 from hotline.jobs.queue import QUEUE_NAMES, InProcessJobQueue, JobQueue, RqJobQueue
-from hotline.settings import Settings
+from hotline.settings import Settings, driver_url
 from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.storage import schema
 from tests.factories import NOW
@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
-        return Settings.from_env({"DATABASE_URL": url, "SECRET_KEY": "x"}).database_url
+        return driver_url(url)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 

@@ -18,7 +18,7 @@ from hotline.cli import users as users_cli
 from hotline.cli.media import media_server
 from hotline.cli.speech import speech
 from hotline.jobs.clock import start_ticker, tick_once
-from hotline.settings import Settings
+from hotline.settings import ConfigurationError, Settings, check_shared_deployment
 from hotline.simulator.caller import (
     CallResult,
     FlaskTransport,
@@ -34,7 +34,18 @@ from ticketing.notices.outbox import newest_outbound
 log = logging.getLogger(__name__)
 
 
-@click.group()
+class _Hotline(click.Group):
+    """The command group: a configuration refused at start-up is one line and exit
+    status 1 (click's usual error), never a traceback, whichever command read it."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Hotline)
 def main() -> None:
     """City hotline and case ticketing (grid service management)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -124,6 +135,8 @@ def run(host: str, port: int, demo: bool, media_port: int) -> None:
     settings = Settings.from_env()
     if media_port and not settings.media_url:
         settings = replace(settings, media_url=media_url(host, media_port))
+        if not settings.embedded:  # Twilio reaches an embedded ws:// server only on loopback
+            check_shared_deployment(settings)
     schema.upgrade(settings.database_url)
     services = bootstrap(settings)
     if demo:

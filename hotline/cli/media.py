@@ -6,6 +6,7 @@ import click
 
 from hotline.bootstrap import bootstrap
 from hotline.media.config import MEDIA_PATH
+from hotline.settings import Settings, check_shared_deployment
 
 
 @click.command("media-server")
@@ -15,11 +16,15 @@ def media_server(host: str, port: int) -> None:
     """Recognise callers' speech from Twilio Media Streams (ws path /twilio/media).
 
     Results reach the web app through Redis (REDIS_URL), which a separate process needs;
-    without Redis, run the media server inside `hotline run` instead.
+    without Redis, run the media server inside `hotline run` instead. With a Twilio token
+    outside the embedded default, HOTLINE_MEDIA_URL must be the wss:// URL Twilio signs.
     """
     from hotline.media.server import run_media_server
 
-    services = bootstrap()
+    settings = Settings.from_env()
+    if not settings.embedded:
+        check_shared_deployment(settings, streaming=True)
+    services = bootstrap(settings)
     if not services.settings.redis_url:
         raise click.ClickException(
             "a separate media server needs REDIS_URL to hand results to the web app"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from hotline.settings import Settings
+from hotline.settings import ConfigurationError, Settings, check_shared_deployment
 
 pytestmark = pytest.mark.unit
 
@@ -27,6 +28,7 @@ def test_postgres_urls_use_psycopg_3_and_twilio_token_signs_webhooks(tmp_path: P
         {
             "HOTLINE_VAR_DIR": str(tmp_path),
             "DATABASE_URL": "postgresql://u@h/db",
+            "SECRET_KEY": "one-key-for-every-host",
             "TWILIO_ACCOUNT_SID": "AC1",
             "TWILIO_AUTH_TOKEN": "tok",
             "TWILIO_FROM_NUMBER": "+1",
@@ -66,3 +68,73 @@ def test_the_voice_and_console_settings_are_read_and_checked(tmp_path: Path) -> 
         Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_AGENT_HOURS": "8 to 8"})
     with pytest.raises(ValueError, match="HOTLINE_SPEECH_WAIT must be a number of seconds"):
         Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_SPEECH_WAIT": "60"})
+
+
+SHARED = {"DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": "one-key-for-every-host"}
+TWILIO = {
+    "TWILIO_ACCOUNT_SID": "AC1",
+    "TWILIO_AUTH_TOKEN": "tok",
+    "TWILIO_FROM_NUMBER": "+1",
+    "PUBLIC_BASE_URL": "https://hotline.example.gov",
+}
+
+
+def _shared(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), **SHARED, **env})
+
+
+def test_a_shared_database_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY is not set: on a shared database"):
+        Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), "DATABASE_URL": "postgresql://h/d"})
+    assert not (tmp_path / "secret_key").exists()  # no host-local key made on the way
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_FROM_NUMBER": "+1"}, "TWILIO_AUTH_TOKEN not"),
+        ({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}, "TWILIO_FROM_NUMBER not"),
+        ({"TWILIO_FROM_NUMBER": "+1"}, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN not"),
+    ],
+)
+def test_half_a_twilio_configuration_is_refused(
+    tmp_path: Path, given: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"Twilio is half configured: .* {missing}"):
+        _shared(tmp_path, PUBLIC_BASE_URL="https://h.example", **given)
+
+
+def test_a_twilio_token_needs_the_public_address_twilio_signs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="TWILIO_AUTH_TOKEN is set but PUBLIC_BASE_URL"):
+        _shared(tmp_path, **{**TWILIO, "PUBLIC_BASE_URL": ""})
+    assert _shared(tmp_path, **TWILIO).twilio_configured
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ws://hotline.example.gov/twilio/media", "https://hotline.example.gov/twilio/media", "wss:"],
+)
+def test_a_streaming_url_twilio_cannot_sign_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigurationError, match="HOTLINE_MEDIA_URL must be a wss:// URL"):
+        _shared(tmp_path, **TWILIO, HOTLINE_MEDIA_URL=url)
+
+
+def test_the_media_server_needs_its_wss_url_and_loopback_may_use_ws(tmp_path: Path) -> None:
+    settings = _shared(tmp_path, **TWILIO)  # no streaming: <Record> captures speech
+    with pytest.raises(ConfigurationError, match="HOTLINE_MEDIA_URL is not set"):
+        check_shared_deployment(settings, streaming=True)
+    for url in ("wss://hotline.example.gov/twilio/media", "ws://127.0.0.1:5001/twilio/media"):
+        check_shared_deployment(replace(settings, media_url=url), streaming=True)
+
+
+def test_the_embedded_default_needs_none_of_this(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "HOTLINE_VAR_DIR": str(tmp_path),
+            "TWILIO_FROM_NUMBER": "+1",
+            "TWILIO_AUTH_TOKEN": "tok",
+            "HOTLINE_MEDIA_URL": "ws://0.0.0.0:5001/twilio/media",
+        }
+    )
+    assert settings.embedded
+    assert settings.secret_key == (tmp_path / "secret_key").read_text()
