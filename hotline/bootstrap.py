@@ -21,7 +21,7 @@ from hotline.console.maps import PlaceIndex
 from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.jobs.tasks import SEND_SMS_JOB
 from hotline.media.exchange import MemorySpeechExchange, RedisSpeechExchange, SpeechExchange
-from hotline.settings import Settings
+from hotline.settings import DatabasePool, Settings
 from hotline.speech.engines import Recognizers
 from hotline.speech.recognizers import SpeechRecognizer
 from hotline.speech.step_grammars import StepGrammars
@@ -103,8 +103,9 @@ def case_links(settings: Settings) -> CaseLinks | None:
     )
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: SQLite gets a lock timeout and foreign keys."""
+def make_engine(url: str, pool: DatabasePool | None = None) -> Engine:
+    """An engine tuned for the backend: SQLite gets a lock timeout and foreign keys, a
+    server database the pool sizes of HOTLINE_DB_POOL_SIZE and HOTLINE_DB_MAX_OVERFLOW."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
 
@@ -124,7 +125,14 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    pool = pool or DatabasePool()
+    return create_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+        pool_pre_ping=True,
+    )
 
 
 def _sms_sender(settings: Settings) -> SmsSender:
@@ -153,7 +161,7 @@ def bootstrap(
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, settings.db_pool)
     session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     if jobs is None:

@@ -37,26 +37,30 @@ def _local_secret(var_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _non_negative(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number of at least 0 from the environment; a clear error otherwise."""
+def _non_negative(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """A whole number of at least `minimum` from the environment; a clear error otherwise."""
     raw = env.get(name) or str(default)
     try:
         value = int(raw)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise ConfigurationError(f"{name} must be a whole number of 0 or more, not {raw!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be a whole number of {minimum} or more, not {raw!r}")
     return value
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(
+    env: Mapping[str, str], name: str, default: float, least: float = 0, most: float = 10
+) -> float:
     raw = env.get(name) or str(default)
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if not 0 <= value <= 10:
-        raise ConfigurationError(f"{name} must be a number of seconds from 0 to 10, not {raw!r}")
+        value = least - 1
+    if not least <= value <= most:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds from {least:g} to {most:g}, not {raw!r}"
+        )
     return value
 
 
@@ -73,6 +77,27 @@ def _hours(raw: str) -> str:
             f"HOTLINE_AGENT_HOURS must look like 08:00-20:00, not {raw!r}"
         ) from None
     return raw
+
+
+@dataclass(frozen=True)
+class DatabasePool:
+    """The connections one process may hold: `size` kept open, `overflow` more at a busy
+    moment, and how long a request waits for one. Every process has its own pool, so the
+    sum over processes and hosts must stay under PostgreSQL's max_connections (README,
+    "Running on several hosts"). The wait is under Twilio's 15 s: a webhook still waiting
+    after that has lost its caller anyway."""
+
+    size: int = 4
+    overflow: int = 2
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DatabasePool:
+        return cls(
+            size=_non_negative(env, "HOTLINE_DB_POOL_SIZE", cls.size, minimum=1),
+            overflow=_non_negative(env, "HOTLINE_DB_MAX_OVERFLOW", cls.overflow),
+            timeout=_seconds(env, "HOTLINE_DB_POOL_TIMEOUT", cls.timeout, least=1, most=60),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,7 @@ class Settings:
     agent_number: str | None = None  # the agents' line a caller is transferred to
     agent_hours: str = "08:00-20:00"  # staffed hours, local time; outside: a call back
     map_tiles: str = ""  # a {z}/{x}/{y} tile URL on the city's own server; "": outlines only
+    db_pool: DatabasePool = DatabasePool()  # frozen, so one shared default is safe
 
     @property
     def embedded(self) -> bool:
@@ -154,6 +180,7 @@ class Settings:
             agent_number=env.get("HOTLINE_AGENT_NUMBER") or None,
             agent_hours=_hours(env.get("HOTLINE_AGENT_HOURS") or "08:00-20:00"),
             map_tiles=env.get("HOTLINE_MAP_TILES") or "",
+            db_pool=DatabasePool.from_env(env),
         )
         if not settings.embedded:
             check_shared_deployment(settings)

@@ -6,8 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
-from hotline.settings import ConfigurationError, Settings, check_shared_deployment
+from hotline.bootstrap import make_engine
+from hotline.settings import ConfigurationError, DatabasePool, Settings, check_shared_deployment
 
 pytestmark = pytest.mark.unit
 
@@ -138,3 +140,22 @@ def test_the_embedded_default_needs_none_of_this(tmp_path: Path) -> None:
     )
     assert settings.embedded
     assert settings.secret_key == (tmp_path / "secret_key").read_text()
+
+
+def test_pool_sizes_are_settings_and_reach_the_engine(tmp_path: Path) -> None:
+    settings = _shared(
+        tmp_path,
+        HOTLINE_DB_POOL_SIZE="3",
+        HOTLINE_DB_MAX_OVERFLOW="0",
+        HOTLINE_DB_POOL_TIMEOUT="2.5",
+    )
+    assert settings.db_pool == DatabasePool(size=3, overflow=0, timeout=2.5)
+    pool = make_engine(settings.database_url, settings.db_pool).pool
+    assert isinstance(pool, QueuePool)
+    assert (pool.size(), pool.timeout()) == (3, 2.5)
+    assert pool._max_overflow == 0  # QueuePool has no public reader of its overflow limit
+    assert Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path)}).db_pool == DatabasePool(4, 2)
+    with pytest.raises(ConfigurationError, match="HOTLINE_DB_POOL_SIZE must be a whole number"):
+        _shared(tmp_path, HOTLINE_DB_POOL_SIZE="0")
+    with pytest.raises(ConfigurationError, match="HOTLINE_DB_POOL_TIMEOUT must be a number"):
+        _shared(tmp_path, HOTLINE_DB_POOL_TIMEOUT="0")
