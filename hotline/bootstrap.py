@@ -25,6 +25,7 @@ from hotline.settings import DatabasePool, Settings
 from hotline.speech.engines import Recognizers
 from hotline.speech.recognizers import SpeechRecognizer
 from hotline.speech.step_grammars import StepGrammars
+from hotline.storage.files import FileStore
 from hotline.telephony.sms import LogSmsSender, SmsSender, TwilioSmsSender, twilio_client
 from hotline.voice.actions import FLOW_VOCABULARY
 from hotline.voice.flows import Flow, load_flows
@@ -55,6 +56,8 @@ class Services:
     # Where the media server leaves what it heard for the IVR webhook (Redis, or memory
     # when both run in one process).
     exchange: SpeechExchange
+    # Recordings and photos, in the directory every host mounts (HOTLINE_FILES_DIR).
+    files: FileStore
     step_grammars: StepGrammars = field(repr=False)
     recognizers: Recognizers = field(repr=False)
     # The console's caches: the place index of its maps, the dashboard's kept figures.
@@ -175,6 +178,7 @@ def bootstrap(
         flows=load_flows(settings.flows_dir, FLOW_VOCABULARY),
         call_states=RedisCallStates(redis) if redis is not None else DatabaseCallStates(),
         exchange=RedisSpeechExchange(redis) if redis is not None else MemorySpeechExchange(),
+        files=FileStore(settings.files_dir),
         step_grammars=StepGrammars(session_factory),
         recognizers=Recognizers(settings.speech),
         places=PlaceIndex(),

@@ -112,6 +112,8 @@ class Settings:
     secret_key: str
     timezone: ZoneInfo
     var_dir: Path
+    # Recordings and photos (hotline.storage.files): a directory every host mounts.
+    files_dir: Path
     auto_close_days: int = 7
     link_days: int = 14  # how long the signed link of an assignment SMS opens the case
     speech: str = "en-US=pocketsphinx"
@@ -160,6 +162,7 @@ class Settings:
                 "and SMS links with the same key. Set SECRET_KEY to one long random value "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))') on every host."
             )
+        files_dir = _files_dir(env, var_dir, embedded=database_url.startswith("sqlite"))
         settings = cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -171,6 +174,7 @@ class Settings:
             secret_key=secret_key or _local_secret(var_dir),
             timezone=ZoneInfo(env.get("HOTLINE_TIMEZONE") or "Asia/Shanghai"),
             var_dir=var_dir,
+            files_dir=files_dir,
             auto_close_days=_non_negative(env, "HOTLINE_AUTO_CLOSE_DAYS", 7),
             link_days=_non_negative(env, "HOTLINE_LINK_DAYS", 14),
             speech=env.get("HOTLINE_SPEECH") or "en-US=pocketsphinx",
@@ -185,6 +189,28 @@ class Settings:
         if not settings.embedded:
             check_shared_deployment(settings)
         return settings
+
+
+def _files_dir(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> Path:
+    """HOTLINE_FILES_DIR. Embedded it defaults to var/ itself, where recordings and photos
+    always were; on a shared database there is no default, since any folder we picked
+    would be on one host's disk, and the folder must already exist: one made here would
+    be exactly that (a volume that failed to mount)."""
+    raw = env.get("HOTLINE_FILES_DIR")
+    if embedded:
+        return Path(raw) if raw else var_dir
+    if not raw:
+        raise ConfigurationError(
+            "HOTLINE_FILES_DIR is not set: on a shared database recordings and photos must "
+            "go to one directory every host mounts (NFS or a cluster file system), or a file "
+            "written on one host is missing on the next. Set it to that directory."
+        )
+    if not Path(raw).is_dir():
+        raise ConfigurationError(
+            f"HOTLINE_FILES_DIR {raw!r} is not a directory: mount the shared file store "
+            "there (it is never created, so an unmounted volume cannot fill a local disk)."
+        )
+    return Path(raw)
 
 
 def driver_url(url: str) -> str:

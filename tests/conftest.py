@@ -27,6 +27,7 @@ from hotline.jobs.queue import QUEUE_NAMES, InProcessJobQueue, JobQueue, RqJobQu
 from hotline.settings import Settings, driver_url
 from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.storage import schema
+from hotline.storage.files import FileStore
 from tests.factories import NOW
 from ticketing.demo import seeding
 from ticketing.unit_of_work import UnitOfWork
@@ -138,6 +139,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
             "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             "SECRET_KEY": "test-secret",
             "HOTLINE_VAR_DIR": str(tmp_path),
+            "HOTLINE_FILES_DIR": str(tmp_path),
         }
     )
 
@@ -185,9 +187,7 @@ def app(services: Services) -> Flask:
 
 @pytest.fixture
 def simulator(app: Flask, tmp_path: Path) -> Simulator:
-    return Simulator(
-        FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN, recordings_dir=tmp_path / "recordings"
-    )
+    return Simulator(FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN, files=FileStore(tmp_path))
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from hotline.simulator.caller import (
     load_script,
 )
 from hotline.storage import schema
+from hotline.storage.files import FileStore
 from ticketing.demo import seeding
 from ticketing.notices.outbox import newest_outbound
 
@@ -249,17 +250,15 @@ def outbox_drain() -> None:
 
 def _simulator(url: str | None) -> Simulator:
     settings = Settings.from_env()
-    recordings = settings.var_dir / "recordings"
+    files = FileStore(settings.files_dir)  # the server's own store: it fetches from there
     if url:
         base = settings.public_base_url or url
-        return Simulator(
-            HttpTransport(url), base, settings.webhook_token, recordings_dir=recordings
-        )
+        return Simulator(HttpTransport(url), base, settings.webhook_token, files=files)
     from hotline.app import create_app
 
     app = create_app(settings)
     base = settings.public_base_url or "http://localhost"
-    return Simulator(FlaskTransport(app), base, settings.webhook_token, recordings_dir=recordings)
+    return Simulator(FlaskTransport(app), base, settings.webhook_token, files=files)
 
 
 @main.group()

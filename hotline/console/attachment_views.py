@@ -31,7 +31,7 @@ def attachment(number: str, attachment_id: int) -> WerkzeugResponse:
     app = app_services()
     with app.uow() as uow:
         found = visible_file(uow.session, user, number, attachment_id)
-    path = attachments.stored_file(app.settings.var_dir, found.stored_path) if found else None
+    path = attachments.stored_file(app.files, found.stored_path) if found else None
     if found is None or path is None:
         abort(404)
     # With a download name and not as_attachment, this is "inline; filename=...".

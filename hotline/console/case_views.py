@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
@@ -22,7 +21,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, current_user, require_role
 from hotline.console.dashboard_views import map_tiles
-from hotline.settings import Settings
+from hotline.voice import recordings
 from hotline.web.context import app_services
 from ticketing.cases import console_moves
 from ticketing.cases.console_moves import Mover
@@ -144,11 +143,6 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def recording_path(settings: Settings, number: str) -> Path:
-    """Where `hotline.voice.recordings.keep` stored the case's audio."""
-    return settings.var_dir / "recordings" / "cases" / f"{number}.wav"
-
-
 def _number(raw: str) -> str:
     number = normalise_case_number(raw)
     if not number or len(number) > 20:
@@ -184,7 +178,7 @@ def _render(
             form=form or MultiDict(),
             zone=app.settings.timezone,
             now=now,
-            has_recording=recording_path(app.settings, detail.ticket.number).is_file(),
+            has_recording=app.files.exists(recordings.case_key(detail.ticket.number)),
             actions={name: ACTIONS[name] for name in page.moves},
             caller=page.caller,
             callback_phone=page.callback_phone,
@@ -246,7 +240,7 @@ def recording(number: str) -> WerkzeugResponse:
         found = visible_number(uow.session, user, number)
     if found is None:
         abort(404)
-    path = recording_path(app.settings, found)
-    if not path.is_file():
+    key = recordings.case_key(found)
+    if not app.files.exists(key):
         abort(404)
-    return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
+    return send_file(app.files.path(key), mimetype="audio/wav", conditional=True, max_age=0)

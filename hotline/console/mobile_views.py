@@ -143,7 +143,7 @@ def photo(token: str, photo_id: int) -> WerkzeugResponse:
     with app.uow() as uow:
         found = phone_page.photo(uow, link, photo_id)
         stored, content_type = found.stored_path, found.content_type
-    path = attachments.stored_file(app.settings.var_dir, stored)
+    path = attachments.stored_file(app.files, stored)
     if path is None:
         raise NotFound("the photo's file is missing")
     response = send_file(path, mimetype=content_type, max_age=0)
@@ -181,7 +181,7 @@ def _add_note(app: Services, link: CaseLink, text: str, checked: list[_Checked])
         try:
             phone_page.add_note(uow, link, text, photos, app.clock())
         except BaseException:  # the case moved on meanwhile, or the commit failed
-            attachments.discard(app.settings.var_dir, written)
+            attachments.discard(app.files, written)
             raise
 
 
@@ -190,12 +190,11 @@ def _store(
 ) -> tuple[list[phone_page.Photo], list[attachments.StoredPhoto]]:
     """Store the checked photos: the rows to write, and the files written (to discard if
     the note is not saved after all). All or none: a failed write discards the others."""
-    var_dir = app.settings.var_dir
     photos: list[phone_page.Photo] = []
     written: list[attachments.StoredPhoto] = []
     try:
         for photo in checked:
-            stored = attachments.store_photo(var_dir, number, photo.data, photo.kind)
+            stored = attachments.store_photo(app.files, number, photo.data, photo.kind)
             written.append(stored)
             photos.append(
                 phone_page.Photo(
@@ -207,7 +206,7 @@ def _store(
                 )
             )
     except BaseException:
-        attachments.discard(var_dir, written)
+        attachments.discard(app.files, written)
         raise
     return photos, written
 

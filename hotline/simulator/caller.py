@@ -9,7 +9,6 @@ verb, silence falling through to the next verb, the recording status callback af
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from twilio.request_validator import RequestValidator
+
+from hotline.storage.files import FileStore
 
 if TYPE_CHECKING:
     from hotline.simulator.media_client import MediaStreamClient
@@ -225,7 +226,7 @@ class Simulator:
         auth_token: str,
         account_sid: str = "AC" + "0" * 32,
         hotline_number: str = "+8637112345",
-        recordings_dir: Path | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self._transport = transport
         self._base = public_base_url.rstrip("/")
@@ -236,7 +237,7 @@ class Simulator:
         self._media: MediaStreamClient | None = None
         self._account = account_sid
         self._to = hotline_number
-        self._recordings = recordings_dir
+        self._files = files  # where it keeps callers' audio, as Twilio keeps recordings
 
     def send(self, method: str, path: str, params: Mapping[str, str]) -> HttpAnswer:
         """One signed request, whatever the answer (tests use it to see refusals)."""
@@ -386,16 +387,16 @@ class Simulator:
         result.conversation.append(f"caller hears: {text}")
 
     def _recorded(self, wav: Path, base: dict[str, str], result: CallResult) -> dict[str, str]:
-        """Keep a copy of the caller's audio where the server can fetch it, as Twilio does."""
+        """Keep a copy of the caller's audio where the server can fetch it, as Twilio does:
+        in the file store's recordings area, which every host of the server mounts."""
         sid = _sid("RE")
         with wave.open(str(wav), "rb") as audio:
             duration = max(1, round(audio.getnframes() / audio.getframerate()))
         url = wav.resolve().as_uri()
-        if self._recordings is not None:
-            self._recordings.mkdir(parents=True, exist_ok=True)
-            copy = self._recordings / f"{sid}.wav"
-            shutil.copyfile(wav, copy)
-            url = copy.resolve().as_uri()
+        if self._files is not None:
+            key = f"recordings/{sid}.wav"
+            self._files.put(key, wav.read_bytes())
+            url = self._files.path(key).resolve().as_uri()
         result.conversation.append(f"caller speaks for {duration} s ({wav.name})")
         return {
             "RecordingSid": sid,

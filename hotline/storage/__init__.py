@@ -1,2 +1,2 @@
 """Where the edge keeps things: the database schema (Alembic migrations run from code) and
-the files people attach, under var/."""
+the file store of recordings and photos (`files`, the directory every host mounts)."""

@@ -1,21 +1,21 @@
-"""Photos people attach to cases: checked by their bytes, stored under var/ by content.
+"""Photos people attach to cases: checked by their bytes, kept in the file store by content.
 
-A photo is kept at `<var_dir>/attachments/<case number>/<sha256>.<ext>`; the row in
-`case_attachments` keeps the path relative to the attachments folder, so the folder can
-move with the installation. The type is read from the first bytes (JPEG, PNG, WebP), never
-from the name or the browser's word: a script renamed `x.png` is refused.
+A photo is the store's `attachments/<case number>/<sha256>.<ext>` (`hotline.storage.files`,
+the directory every host mounts); the row in `case_attachments` keeps the path relative to
+the attachments area, so the store can move with the installation. The type is read from
+the first bytes (JPEG, PNG, WebP), never from the name or the browser's word: a script
+renamed `x.png` is refused.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from hotline.storage.files import FileStore
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 3
@@ -62,57 +62,43 @@ def check_photo(name: str, data: bytes) -> PhotoKind:
     return kind
 
 
-def attachments_dir(var_dir: Path) -> Path:
-    return var_dir / "attachments"
+AREA = "attachments"
 
 
 @dataclass(frozen=True)
 class StoredPhoto:
     sha256: str
-    relative: str  # the path under the attachments folder, as case_attachments keeps it
+    relative: str  # the path under the attachments area, as case_attachments keeps it
     created: bool  # False when the same bytes were already stored (by another note)
 
 
-def store_photo(var_dir: Path, case_number: str, data: bytes, kind: PhotoKind) -> StoredPhoto:
+def store_photo(files: FileStore, case_number: str, data: bytes, kind: PhotoKind) -> StoredPhoto:
     """Write the bytes (once: same bytes, same file) and say where, and if this call
     wrote them."""
     if not _NUMBER.match(case_number):
         raise ValueError(f"not a case number: {case_number!r}")
     digest = hashlib.sha256(data).hexdigest()
     relative = f"{case_number}/{digest}.{kind.extension}"
-    target = attachments_dir(var_dir) / relative
-    if target.exists():
+    key = f"{AREA}/{relative}"
+    if files.exists(key):
         return StoredPhoto(digest, relative, created=False)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside then renamed, so a reader never sees half a photo.
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    files.put(key, data)
     return StoredPhoto(digest, relative, created=True)
 
 
-def discard(var_dir: Path, stored: Sequence[StoredPhoto]) -> None:
+def discard(files: FileStore, stored: Sequence[StoredPhoto]) -> None:
     """Remove the files these calls of `store_photo` wrote (a note that was then refused),
     and the case's folder if that leaves it empty. Files that were there before are kept:
     another note's row points at them."""
     for photo in stored:
-        if not photo.created or not _STORED.match(photo.relative):
-            continue
-        path = attachments_dir(var_dir) / photo.relative
-        path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # not empty: the case has other photos
-            path.parent.rmdir()
+        if photo.created and _STORED.match(photo.relative):
+            files.delete(f"{AREA}/{photo.relative}")
 
 
-def stored_file(var_dir: Path, relative: str) -> Path | None:
+def stored_file(files: FileStore, relative: str) -> Path | None:
     """The file of a stored path, or None if the path is not one `store_photo` makes
-    (so a changed row can never point outside the attachments folder) or it is gone."""
+    (so a changed row can never point outside the attachments area) or it is gone."""
     if not _STORED.match(relative):
         return None
-    path = attachments_dir(var_dir) / relative
-    return path if path.is_file() else None
+    key = f"{AREA}/{relative}"
+    return files.path(key) if files.exists(key) else None

@@ -111,7 +111,7 @@ def _recognise_recording(
         log.warning("no speech engine for %s: a spoken answer counts as silence", listen.language)
         return None
     try:
-        audio = recordings.fetch(url, services.settings)
+        audio = recordings.fetch(url, services.settings, services.files)
         return recognizer.recognize(audio, grammar)
     except (recordings.RecordingUnavailable, recordings.RecordingRefused, SpeechError) as exc:
         log.error("spoken answer at %s not recognised: %s", url, exc)

@@ -1,9 +1,11 @@
 """The caller's recorded description: fetched, kept, and transcribed for the agent.
 
 Twilio's recording URL needs the account's Basic auth and may 404 for a moment after the
-call; the simulator's recordings are files under var/recordings. The transcript is a help
-for the agent, never a condition: audio that cannot be read is logged and recorded on the
-case, and the case carries on.
+call; the simulator's recordings are files of the file store's recordings area, named by
+file URL. The audio is kept in the file store (`case_key`), which every host mounts, so
+the console of any host plays what a worker fetched. The transcript is a help for the
+agent, never a condition: audio that cannot be read is logged and recorded on the case,
+and the case carries on.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from hotline.jobs import context
 from hotline.jobs.queue import job_name
 from hotline.settings import Settings
 from hotline.speech.exceptions import SpeechError
+from hotline.storage.files import FileStore
 from ticketing.cases import transcripts
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 20 * 1024 * 1024  # 10 minutes of 16 kHz audio; a recording is at most 2
+AREA = "recordings"
 
 
 class RecordingUnavailable(Exception):
@@ -33,11 +37,16 @@ class RecordingRefused(Exception):
     """The recording's address is not one we fetch from: never worth retrying."""
 
 
-def fetch(url: str, settings: Settings) -> bytes:
+def case_key(number: str) -> str:
+    """The file store key of a case's kept recording."""
+    return f"{AREA}/cases/{number}.wav"
+
+
+def fetch(url: str, settings: Settings, files: FileStore) -> bytes:
     """The recording's WAV bytes, from Twilio (Basic auth) or the simulator's folder."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "file":
-        return _local(Path(urllib.parse.unquote(parts.path)), settings)
+        return _local(Path(urllib.parse.unquote(parts.path)), files)
     if parts.scheme != "https":
         raise RecordingRefused(f"recordings are fetched over https, not {parts.scheme!r}")
     wav_url = url if url.endswith(".wav") else url + ".wav"
@@ -68,25 +77,24 @@ def download(url: str, credentials: tuple[str, str] | None) -> bytes:
     return data
 
 
-def _local(path: Path, settings: Settings) -> bytes:
-    """Only the simulator's own folder: a file URL must not read anything else on disk."""
-    allowed = (settings.var_dir / "recordings").resolve()
-    resolved = path.resolve()
-    if not resolved.is_relative_to(allowed):
-        raise RecordingRefused(f"file recordings are read only from {allowed}, not {path}")
+def _local(path: Path, files: FileStore) -> bytes:
+    """Only the file store's recordings area: a file URL must not read anything else."""
+    key = files.key_of(path)
+    if key is None or not key.startswith(f"{AREA}/"):
+        raise RecordingRefused(
+            f"file recordings are read only from {files.root / AREA}, not {path}"
+        )
     try:
-        return resolved.read_bytes()
+        return files.read(key)
     except OSError as exc:
         raise RecordingUnavailable(f"cannot read {path}: {exc}") from exc
 
 
-def keep(ticket_number: str, data: bytes, settings: Settings) -> Path:
-    """Store the audio with the case, so it outlives Twilio's copy."""
-    folder = settings.var_dir / "recordings" / "cases"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{ticket_number}.wav"
-    path.write_bytes(data)
-    return path
+def keep(ticket_number: str, data: bytes, files: FileStore) -> str:
+    """Store the audio with the case, so it outlives Twilio's copy; its key."""
+    key = case_key(ticket_number)
+    files.put(key, data)
+    return key
 
 
 def transcribe_recording(ticket_id: int) -> None:
@@ -99,8 +107,8 @@ def transcribe_recording(ticket_id: int) -> None:
         return  # no recording, or a repeated job
     url, number, language = recording.url, recording.number, recording.language
     try:
-        audio = fetch(url, services.settings)
-        keep(number, audio, services.settings)
+        audio = fetch(url, services.settings, services.files)
+        keep(number, audio, services.files)
         recognizer = services.recognizer(language)
         if recognizer is None:
             raise SpeechError(f"no speech recogniser is configured for {language}")

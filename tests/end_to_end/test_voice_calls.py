@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -23,15 +22,13 @@ SPEECH = AUDIO / "speech"
 
 
 @pytest.fixture
-def voice(services: Services, tmp_path: Path) -> Iterator[Simulator]:
+def voice(services: Services) -> Iterator[Simulator]:
     """The app with Media Streams on, its media server on a free local port."""
     handle = start_media_server_thread(services, "127.0.0.1", 0)
     services.settings = replace(services.settings, media_url=handle.url(), speech_wait=5.0)
     app: Flask = create_app(services=services)
     try:
-        yield Simulator(
-            FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN, recordings_dir=tmp_path / "recordings"
-        )
+        yield Simulator(FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN, files=services.files)
     finally:
         handle.stop()
 

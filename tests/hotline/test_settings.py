@@ -31,6 +31,7 @@ def test_postgres_urls_use_psycopg_3_and_twilio_token_signs_webhooks(tmp_path: P
             "HOTLINE_VAR_DIR": str(tmp_path),
             "DATABASE_URL": "postgresql://u@h/db",
             "SECRET_KEY": "one-key-for-every-host",
+            "HOTLINE_FILES_DIR": str(tmp_path),
             "TWILIO_ACCOUNT_SID": "AC1",
             "TWILIO_AUTH_TOKEN": "tok",
             "TWILIO_FROM_NUMBER": "+1",
@@ -82,7 +83,9 @@ TWILIO = {
 
 
 def _shared(tmp_path: Path, **env: str) -> Settings:
-    return Settings.from_env({"HOTLINE_VAR_DIR": str(tmp_path), **SHARED, **env})
+    return Settings.from_env(
+        {"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_FILES_DIR": str(tmp_path), **SHARED, **env}
+    )
 
 
 def test_a_shared_database_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
@@ -129,6 +132,16 @@ def test_the_media_server_needs_its_wss_url_and_loopback_may_use_ws(tmp_path: Pa
         check_shared_deployment(replace(settings, media_url=url), streaming=True)
 
 
+def test_a_shared_database_needs_a_files_directory_that_exists(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="HOTLINE_FILES_DIR is not set: on a shared"):
+        _shared(tmp_path, HOTLINE_FILES_DIR="")
+    unmounted = tmp_path / "mnt" / "hotline-files"
+    with pytest.raises(ConfigurationError, match="is not a directory: mount the shared"):
+        _shared(tmp_path, HOTLINE_FILES_DIR=str(unmounted))
+    assert not unmounted.exists()  # never made: it would be on this host's own disk
+    assert _shared(tmp_path).files_dir == tmp_path
+
+
 def test_the_embedded_default_needs_none_of_this(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
@@ -140,6 +153,7 @@ def test_the_embedded_default_needs_none_of_this(tmp_path: Path) -> None:
     )
     assert settings.embedded
     assert settings.secret_key == (tmp_path / "secret_key").read_text()
+    assert settings.files_dir == tmp_path  # where attachments/ and recordings/ always were
 
 
 def test_pool_sizes_are_settings_and_reach_the_engine(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ def test_the_embedded_server_on_a_public_interface_is_refused_with_a_twilio_toke
     env = {
         **SHARED,
         "SECRET_KEY": "k",
+        "HOTLINE_FILES_DIR": str(tmp_path),
         "TWILIO_AUTH_TOKEN": "tok",
         "PUBLIC_BASE_URL": "https://hotline.example.gov",
     }

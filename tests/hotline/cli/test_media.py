@@ -23,6 +23,7 @@ def test_the_media_server_needs_the_wss_url_twilio_signs(tmp_path: Path) -> None
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "SECRET_KEY": "k",
+        "HOTLINE_FILES_DIR": str(tmp_path),
         "TWILIO_AUTH_TOKEN": "tok",
         "PUBLIC_BASE_URL": "https://hotline.example.gov",
     }

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -21,7 +23,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from werkzeug.test import TestResponse
 
-from hotline.bootstrap import Services
+from hotline.app import create_app
+from hotline.bootstrap import Services, bootstrap
 from ticketing.models.accounts import User, UserRole
 from ticketing.people.accounts import hash_password
 
@@ -53,6 +56,21 @@ def console_users(services: Services) -> dict[str, str]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def other_host(services: Services, tmp_path: Path) -> Flask:
+    """The app of a second host: the same database, secret and file store as `app`, and
+    a var/ folder of its own, as each host has its own disk."""
+    settings = replace(services.settings, var_dir=tmp_path / "other-host")
+    host = bootstrap(
+        settings,
+        engine=services.engine,
+        session_factory=services.session_factory,
+        jobs=services.jobs,
+        clock=services.clock,
+    )
+    return create_app(services=host)
 
 
 def csrf_token(client: FlaskClient) -> str:

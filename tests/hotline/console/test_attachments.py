@@ -22,7 +22,7 @@ pytestmark = pytest.mark.functional
 
 def _add_photo(services: Services, number: str, data: bytes, name: str = "lamp.png") -> int:
     """Wang Lei (the case's member) adds a note with one photo, as the phone page does."""
-    stored = attachments.store_photo(services.settings.var_dir, number, data, attachments.PNG)
+    stored = attachments.store_photo(services.files, number, data, attachments.PNG)
     photo = phone_page.Photo(name, "image/png", len(data), stored.sha256, stored.relative)
     link = CaseLink(number, _staff(services, "Wang Lei").id, services.clock() + timedelta(days=1))
     with services.uow() as uow:
@@ -84,7 +84,7 @@ def test_a_photo_whose_file_is_gone_is_not_found(
     number = _open_case(services)
     png = png_bytes(2, 7)
     photo_id = _add_photo(services, number, png)
-    for stored in (services.settings.var_dir / "attachments" / number).iterdir():
+    for stored in (services.files.root / "attachments" / number).iterdir():
         stored.unlink()
     login(client, "agent")
     assert client.get(f"/console/cases/{number}/attachments/{photo_id}").status_code == 404

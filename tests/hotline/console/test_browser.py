@@ -164,7 +164,7 @@ def test_a_called_in_case_is_triaged_assigned_accepted_and_counted(
 ) -> None:
     # 1. A caller reports by keypad, over HTTP: the case lands in triage.
     simulator = Simulator(
-        HttpTransport(live.url, timeout=15), live.url, TOKEN, recordings_dir=tmp_path
+        HttpTransport(live.url, timeout=15), live.url, TOKEN, files=live.services.files
     )
     call = simulator.call("+8613900001111", ["2", "1", "1", "1", "0#"])
     number = (call.case or {}).get("number")

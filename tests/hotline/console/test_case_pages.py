@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from hotline.console.case_views import ACTIONS
+from hotline.voice import recordings
 from tests.factories import CALLER, SH, register_case
 from tests.hotline.console.conftest import Login, post
 from ticketing.cases import console_moves
@@ -345,14 +348,24 @@ def test_the_recording_plays_from_the_case_store(
     login(client, "agent")
     assert client.get(f"/console/cases/{number}/recording").status_code == 404
     assert "<audio" not in _text(client.get(f"/console/cases/{number}"))
-    folder = services.settings.var_dir / "recordings" / "cases"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{number}.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    recordings.keep(number, b"RIFF\x24\x00\x00\x00WAVEfmt ", services.files)
     response = client.get(f"/console/cases/{number}/recording")
     assert response.status_code == 200
     assert response.mimetype == "audio/wav"
     assert response.data.startswith(b"RIFF")
     assert "<audio" in _text(client.get(f"/console/cases/{number}"))
+
+
+def test_a_recording_a_worker_kept_plays_on_another_hosts_console(
+    services: Services, other_host: Flask, login: Login, tmp_path: Path
+) -> None:
+    number = _case(services)
+    audio = b"RIFF\x24\x00\x00\x00WAVEfmt kept by the worker"
+    recordings.keep(number, audio, services.files)  # a worker on this host
+    client = login(other_host.test_client(), "agent")
+    response = client.get(f"/console/cases/{number}/recording")
+    assert (response.status_code, response.data) == (200, audio)
+    assert not (tmp_path / "other-host" / "recordings").exists()
 
 
 # ---------------------------------------------------------------- a new case

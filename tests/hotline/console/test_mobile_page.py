@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from hotline.bootstrap import Services, case_links
 from hotline.settings import Settings
 from hotline.storage import attachments
+from hotline.storage.files import FileStore
 from tests.conftest import PUBLIC_BASE_URL, FixedClock
 from tests.factories import CALLER, grid_member, register_case
 from ticketing.cases import services as cases
@@ -159,7 +160,7 @@ def test_the_member_accepts_adds_a_photo_note_and_marks_done_from_the_sms_link(
             len(png),
             f"staff:{wang.id}",
         )
-    stored = services.settings.var_dir / "attachments" / number / f"{photo.sha256}.png"
+    stored = services.files.root / "attachments" / number / f"{photo.sha256}.png"
     assert stored.read_bytes() == png
     page = client.get(path).text
     photo_path = f"{path}/photos/{photo.id}"
@@ -182,6 +183,28 @@ def test_the_member_accepts_adds_a_photo_note_and_marks_done_from_the_sms_link(
     assert "resolved" in page
     assert "Mark done" not in page
     assert "Accept this case" not in page
+
+
+def test_a_photo_sent_through_one_host_opens_on_another(
+    services: Services,
+    client: FlaskClient,
+    opened: tuple[str, str, str],
+    other_host: Flask,
+    tmp_path: Path,
+) -> None:
+    _number, path, token = opened
+    png = png_bytes(4, 4)
+    noted = client.post(
+        f"{path}/note",
+        data={"form_token": token, "note": "Pole leaning", "photos": (io.BytesIO(png), "p.png")},
+        content_type="multipart/form-data",
+    )
+    assert noted.status_code == 303
+    with services.uow() as uow:
+        photo_id = uow.session.scalars(select(Attachment.id)).one()
+    shown = other_host.test_client().get(f"{path}/photos/{photo_id}")
+    assert (shown.status_code, shown.data) == (200, png)
+    assert not (tmp_path / "other-host" / "attachments").exists()
 
 
 def test_a_file_that_is_not_a_photo_is_refused_with_the_reason_and_nothing_kept(
@@ -222,7 +245,7 @@ def test_a_file_that_is_not_a_photo_is_refused_with_the_reason_and_nothing_kept(
 
 
 def _stored_files(services: Services) -> list[Path]:
-    folder = services.settings.var_dir / "attachments"
+    folder = services.files.root / "attachments"
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
@@ -252,15 +275,17 @@ def test_discarding_a_refused_notes_photos_keeps_files_other_notes_share(
     tmp_path: Path,
 ) -> None:
     png, other = png_bytes(), png_bytes(5, 1)
-    first = attachments.store_photo(tmp_path, "C1", png, attachments.PNG)
-    again = attachments.store_photo(tmp_path, "C1", png, attachments.PNG)
-    fresh = attachments.store_photo(tmp_path, "C1", other, attachments.PNG)
+    files = FileStore(tmp_path)
+    first = attachments.store_photo(files, "C1", png, attachments.PNG)
+    again = attachments.store_photo(files, "C1", png, attachments.PNG)
+    fresh = attachments.store_photo(files, "C1", other, attachments.PNG)
     assert (first.created, again.created, fresh.created) == (True, False, True)
-    attachments.discard(tmp_path, [again, fresh])
-    assert attachments.stored_file(tmp_path, first.relative) is not None
-    assert attachments.stored_file(tmp_path, fresh.relative) is None
-    attachments.discard(tmp_path, [first])
+    attachments.discard(files, [again, fresh])
+    assert attachments.stored_file(files, first.relative) is not None
+    assert attachments.stored_file(files, fresh.relative) is None
+    attachments.discard(files, [first])
     assert not (tmp_path / "attachments" / "C1").exists()
+    assert (tmp_path / "attachments").is_dir()  # the area itself stays
 
 
 def test_forms_without_this_links_token_are_refused(

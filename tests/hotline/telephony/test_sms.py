@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -87,13 +86,13 @@ def services(
         yield built
 
 
-def _simulator(services: Services, tmp_path: Path) -> Simulator:
+def _simulator(services: Services) -> Simulator:
     return Simulator(
         FlaskTransport(create_app(services=services)),
         PUBLIC_BASE_URL,
         TEST_TOKEN,
         account_sid=ACCOUNT_SID,
-        recordings_dir=tmp_path / "rec",
+        files=services.files,
     )
 
 
@@ -256,7 +255,6 @@ def test_twilio_down_in_process_puts_the_sms_back_in_the_queue(
     clock: FixedClock,
     sender: TwilioSmsSender,
     stub: TwilioStub,
-    tmp_path: Path,
 ) -> None:
     services = bootstrap(
         settings,
@@ -270,7 +268,7 @@ def test_twilio_down_in_process_puts_the_sms_back_in_the_queue(
     stub.fail_next(2, status=500)
 
     # The sends fail inside the webhook: the call goes on (the simulator raises on non-2xx).
-    case = _simulator(services, tmp_path).call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
+    case = _simulator(services).call(CALLER, EN_STREET_LIGHT_IN_1101).as_json()
 
     assert case["status"] == "assigned"
     assert [r.status for r in stub.requests] == [500, 500]
