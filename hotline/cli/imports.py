@@ -297,14 +297,15 @@ def _change(change: Callable[[UnitOfWork, datetime], object]) -> None:
 @click.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 def audit(limit: int) -> None:
-    """The newest administrative changes: when, who, what, on what."""
+    """The newest administrative changes: when, who, from where, what, on what."""
     services = bootstrap()
     with services.uow() as uow:
         entries = recent_changes(uow.session, limit)
     for entry in entries:
         data = ", ".join(f"{k}={v}" for k, v in entry.data.items())
+        source = entry.source_ip or "-"
         click.echo(
-            f"{entry.at:%Y-%m-%d %H:%M}Z  {entry.actor:<14} {entry.action:<22} "
+            f"{entry.at:%Y-%m-%d %H:%M}Z  {entry.actor:<14} {source:<15} {entry.action:<22} "
             f"{entry.target}  {data}".rstrip()
         )
     if not entries:

@@ -211,11 +211,11 @@ def audit() -> Page:
 def audit_csv() -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "at_utc", "actor", "action", "target", "data"])
+    writer.writerow(["id", "at_utc", "actor", "source_ip", "action", "target", "data"])
     with app_services().uow() as uow:
         for e in every_change(uow.session):
             data = ";".join(f"{k}={v}" for k, v in e.data.items())
-            cells = (e.actor, e.action, e.target, data)
+            cells = (e.actor, e.source_ip, e.action, e.target, data)
             writer.writerow([e.id, e.at.isoformat(), *(spreadsheet_safe(c) for c in cells)])
     return Response(
         out.getvalue(),

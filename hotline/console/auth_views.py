@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import (
+    client_address,
     console_blueprint,
     current_user,
     find_current_user,
@@ -57,7 +58,9 @@ def login_post() -> tuple[str, int] | WerkzeugResponse:
     else:
         services = app_services()
         with services.uow() as uow:
-            result = accounts.authenticate(uow, username, password, services.clock())
+            result = accounts.authenticate(
+                uow, username, password, services.clock(), client_address()
+            )
             if result.user is not None:
                 log_in(result.user)
                 return redirect(target or home_for(result.user))
@@ -96,6 +99,7 @@ def account_post() -> tuple[str, int] | WerkzeugResponse:
                     form.get("current_password", ""),
                     form.get("new_password", ""),
                     services.clock(),
+                    client_address(),
                 )
         except DomainError as exc:
             field = "current_password" if "current" in str(exc) else "new_password"

@@ -213,8 +213,15 @@ def current_user() -> User:
 
 
 def actor() -> Actor:
-    """How events and audit rows name the logged-in user: "user:<id>"."""
-    return Actor.user(current_user().id)
+    """How events and audit rows name the logged-in user: "user:<id>", arriving from the
+    request's client address (which the audit log keeps)."""
+    return Actor.user(current_user().id).coming_from(client_address())
+
+
+def client_address() -> str:
+    """The address of the client that sent this request: the peer, or behind trusted
+    proxies (HOTLINE_TRUSTED_PROXIES) the address they received it from."""
+    return request.remote_addr or ""
 
 
 def require_role(

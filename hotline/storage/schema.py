@@ -20,3 +20,8 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema up to `revision` (the newest by default)."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Take the schema back to `revision` (tests of a migration's way back)."""
+    command.downgrade(alembic_config(database_url), revision)

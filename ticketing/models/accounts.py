@@ -69,3 +69,6 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))  # "grids.import", "user.add", ...
     target: Mapped[str] = mapped_column(String(200), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The network address the change came from (the console's client, after trusted
+    # proxies); "" for the command line, the sweep and rows older than the column.
+    source_ip: Mapped[str] = mapped_column(String(45), default="", server_default="")

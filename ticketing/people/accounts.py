@@ -265,20 +265,25 @@ class LoginResult:
         return self.user is not None
 
 
-def authenticate(uow: UnitOfWork, username: str, password: str, now: datetime) -> LoginResult:
+def authenticate(
+    uow: UnitOfWork, username: str, password: str, now: datetime, source: str = ""
+) -> LoginResult:
     """Check a login and count failures, and commit either way, so the count sticks.
+    `source` is the address the attempt came from, kept on the lockout's audit row.
 
     After MAX_FAILED_LOGINS failures in a row the account is locked for LOCKOUT; while it is,
     even the right password is refused. Every refusal (unknown name, wrong password, locked
     or disabled account) gives the same WRONG_CREDENTIALS and costs one scrypt, so neither
     the page nor the time taken says whether a username exists or is locked.
     """
-    result = _check_login(uow.session, username, password, now)
+    result = _check_login(uow.session, username, password, now, source)
     uow.commit()
     return result
 
 
-def _check_login(session: Session, username: str, password: str, now: datetime) -> LoginResult:
+def _check_login(
+    session: Session, username: str, password: str, now: datetime, source: str
+) -> LoginResult:
     user = find_user(session, username)
     if user is None:
         verify_password(password, _dummy_hash())
@@ -288,7 +293,7 @@ def _check_login(session: Session, username: str, password: str, now: datetime) 
     if locked:
         return LoginResult(None, WRONG_CREDENTIALS)
     if not right or not user.active:
-        _count_failure(session, user, now)
+        _count_failure(session, user, now, source)
         return LoginResult(None, WRONG_CREDENTIALS)
     if not _claim_login(session, user, now):  # locked meanwhile by a parallel attempt
         return LoginResult(None, WRONG_CREDENTIALS)
@@ -318,7 +323,7 @@ def _claim_login(session: Session, user: User, now: datetime) -> bool:
     return claimed is not None
 
 
-def _count_failure(session: Session, user: User, now: datetime) -> None:
+def _count_failure(session: Session, user: User, now: datetime, source: str) -> None:
     """Add one failure in SQL (`failed_logins + 1 ... RETURNING`), never over a copy read
     earlier: parallel attempts each count, so guessing in parallel still reaches the lock.
     The lock is set by the attempt whose count reaches the limit (one audit row)."""
@@ -341,7 +346,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
         if locked is not None:
             record_change(
                 session,
-                Actor.system(),
+                Actor.system().coming_from(source),
                 "user.lockout",
                 now,
                 target=f"user:{user.username}",
@@ -362,9 +367,15 @@ def unlock(uow: UnitOfWork, username: str, actor: Actor, now: datetime) -> User:
 
 
 def change_password(
-    uow: UnitOfWork, user_id: int, old_password: str, new_password: str, now: datetime
+    uow: UnitOfWork,
+    user_id: int,
+    old_password: str,
+    new_password: str,
+    now: datetime,
+    source: str = "",
 ) -> User:
-    """A user changes their own password; the old one must be right."""
+    """A user changes their own password (from the address `source`); the old one must be
+    right."""
     session = uow.session
     user = session.get(User, user_id)
     if user is None:
@@ -376,7 +387,11 @@ def change_password(
     check_new_password(new_password, user.username)
     user.password_hash = hash_password(new_password)
     record_change(
-        session, Actor.user(user.id), "user.password", now, target=f"user:{user.username}"
+        session,
+        Actor.user(user.id).coming_from(source),
+        "user.password",
+        now,
+        target=f"user:{user.username}",
     )
     uow.commit()
     return user

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from ticketing.models.accounts import AuditEntry
 from ticketing.vocabulary.events import Actor
 
+SOURCE_LENGTH = 45  # the longest text form of an IPv6 address (with an IPv4 tail)
+
 
 def record_change(
     session: Session,
@@ -21,9 +23,15 @@ def record_change(
     target: str = "",
     data: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """Add an audit row; it commits (or rolls back) with the change it describes."""
+    """Add an audit row; it commits (or rolls back) with the change it describes. The
+    actor's source address, when it came over the network, is kept with it."""
     entry = AuditEntry(
-        at=now, actor=str(actor), action=action, target=target, data=dict(data or {})
+        at=now,
+        actor=str(actor),
+        action=action,
+        target=target,
+        data=dict(data or {}),
+        source_ip=actor.source[:SOURCE_LENGTH],
     )
     session.add(entry)
     return entry

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 
 class EventKind(enum.StrEnum):
@@ -66,6 +66,10 @@ class Actor:
 
     kind: ActorKind
     ref: str = ""  # for OTHER, the whole stored text
+    # The network address the actor came from, for one who came over the network (a
+    # console user); the audit log keeps it, `str()` and equality leave it out: it says
+    # where from, not who.
+    source: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         if self.kind is ActorKind.OTHER:
@@ -105,6 +109,10 @@ class Actor:
     def cli(cls, login: str | None) -> Actor:
         """Whoever ran a command, by login name (None: the system has no name for them)."""
         return cls(ActorKind.CLI, login or UNKNOWN)
+
+    def coming_from(self, address: str) -> Actor:
+        """The same actor, seen arriving from `address`."""
+        return replace(self, source=address)
 
     @property
     def staff_id(self) -> int | None:

@@ -264,18 +264,23 @@ def test_sla_new_version(admin: FlaskClient, services: Services) -> None:
 
 
 def test_audit_log_page_and_csv(admin: FlaskClient, services: Services) -> None:
+    admin.environ_base["REMOTE_ADDR"] = "203.0.113.7"
     post(admin, "/console/admin/calendar", {"day": "2026-12-04", "kind": "holiday", "name": "=1+1"})
     post(
         admin,
         "/console/admin/staff/GM0001/shifts",
         {"weekday": "0", "start": "08:00", "end": "09:00"},
     )
+    assert _last_audit(services).source_ip == "203.0.113.7"
     page = _text(admin.get("/console/admin/audit"))
     assert page.index("roster.shift.add") < page.index("calendar.holiday.add")  # newest first
+    assert "<th>From</th>" in page
+    assert "<code>203.0.113.7</code>" in page
     csv = admin.get("/console/admin/audit.csv")
     assert csv.mimetype == "text/csv"
     lines = _text(csv).splitlines()
-    assert lines[0] == "id,at_utc,actor,action,target,data"
+    assert lines[0] == "id,at_utc,actor,source_ip,action,target,data"
     assert "roster.shift.add" in lines[1]
+    assert ",203.0.113.7,roster.shift.add," in lines[1]
     assert "calendar.holiday.add" in lines[2]
     assert "name==1+1" in lines[2]  # inside the cell, not at its start: no formula

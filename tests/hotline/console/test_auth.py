@@ -89,6 +89,7 @@ def _alert(page: str) -> str:
 def test_five_failures_lock_the_account_for_15_minutes(
     client: FlaskClient, console_users: dict[str, str], services: Services, clock: FixedClock
 ) -> None:
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     for _ in range(accounts.MAX_FAILED_LOGINS - 1):
         assert accounts.WRONG_CREDENTIALS in _try(client, "supervisor", "wrong-password-1")
     fifth = _try(client, "supervisor", "wrong-password-1")
@@ -101,7 +102,7 @@ def test_five_failures_lock_the_account_for_15_minutes(
     assert "locked for 15 minutes" in accounts.WRONG_CREDENTIALS
     assert client.get("/account").status_code == 302
     [entry] = _audit(services, "user.lockout")
-    assert entry.target == "user:supervisor"
+    assert (entry.target, entry.source_ip) == ("user:supervisor", "203.0.113.9")
     clock.now += timedelta(minutes=16)
     _try(client, "supervisor", console_users["supervisor"])
     assert client.get("/account").status_code == 200
@@ -221,6 +222,7 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
     app: Flask, login: Login, services: Services
 ) -> None:
     mine, other = app.test_client(), app.test_client()
+    mine.environ_base["REMOTE_ADDR"] = "2001:db8::20"
     login(mine, "agent")
     login(other, "agent")
     wrong = post(
@@ -257,7 +259,8 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
     assert mine.get("/account").status_code == 200
     assert other.get("/account").status_code == 302  # the old password's session is over
     assert accounts.verify_password("a-brand-new-password", _user(services, "agent").password_hash)
-    assert [e.target for e in _audit(services, "user.password")] == ["user:agent"]
+    changed = _audit(services, "user.password")
+    assert [(e.target, e.source_ip) for e in changed] == [("user:agent", "2001:db8::20")]
 
 
 @pytest.mark.parametrize(
