@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline.bootstrap import Services, bootstrap
 from hotline.settings import Settings
@@ -17,6 +18,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the web app on the given services (tests) or on ones made from settings."""
     services = services or bootstrap(settings)
     app = Flask(__name__)
+    if services.settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, as the trusted proxies appended it
+        # (rate limits, the audit log); only that header: the URL Twilio signed comes
+        # from PUBLIC_BASE_URL, never from a header a client could send.
+        proxies = services.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = services.settings.secret_key
     app.extensions[EXTENSION] = services
 

@@ -12,6 +12,8 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import limits
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FLOWS_DIR = PROJECT_ROOT / "ivr_flows"
 TWILIO_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
@@ -62,6 +64,18 @@ def _seconds(
             f"{name} must be a number of seconds from {least:g} to {most:g}, not {raw!r}"
         )
     return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit such as "20 per minute" or "10/minute;100/hour", checked at start-up."""
+    raw = env.get(name) or default
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be a rate such as '20 per minute' or '10/minute;100/hour', not {raw!r}"
+        ) from None
+    return raw
 
 
 def _hours(raw: str) -> str:
@@ -126,6 +140,11 @@ class Settings:
     agent_hours: str = "08:00-20:00"  # staffed hours, local time; outside: a call back
     map_tiles: str = ""  # a {z}/{x}/{y} tile URL on the city's own server; "": outlines only
     db_pool: DatabasePool = DatabasePool()  # frozen, so one shared default is safe
+    # How many proxies in front of us set X-Forwarded-For (0: the peer is the client).
+    trusted_proxies: int = 0
+    # Per client address, shared by every process through Redis (memory embedded).
+    login_rate_limit: str = "20 per minute"
+    phone_rate_limit: str = "120 per minute"
 
     @property
     def embedded(self) -> bool:
@@ -185,6 +204,9 @@ class Settings:
             agent_hours=_hours(env.get("HOTLINE_AGENT_HOURS") or "08:00-20:00"),
             map_tiles=env.get("HOTLINE_MAP_TILES") or "",
             db_pool=DatabasePool.from_env(env),
+            trusted_proxies=_non_negative(env, "HOTLINE_TRUSTED_PROXIES", 0),
+            login_rate_limit=_rate(env, "HOTLINE_LOGIN_RATE_LIMIT", cls.login_rate_limit),
+            phone_rate_limit=_rate(env, "HOTLINE_PHONE_RATE_LIMIT", cls.phone_rate_limit),
         )
         if not settings.embedded:
             check_shared_deployment(settings)

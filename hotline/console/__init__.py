@@ -78,6 +78,9 @@ def register(app: Flask) -> None:
     # A global too, so macros imported without context (forms.html) can call it.
     app.jinja_env.globals["csrf_token"] = csrf_token
     install_error_pages(app)
+    from hotline.console import limits
+
+    limits.install(app)  # after the blueprints: it wraps their views
 
     @app.after_request
     def _page_headers(response: Response) -> Response:

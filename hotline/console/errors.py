@@ -60,9 +60,9 @@ def wants_json() -> bool:
     return best == "application/json" and not request.accept_mimetypes.accept_html
 
 
-def error_page(code: int, message: str) -> tuple[str, int]:
+def error_page(code: int, message: str, title: str | None = None) -> tuple[str, int]:
     """The console's error page; if even that fails, a bare page (still no trace)."""
-    title = TITLES.get(code, "Error")
+    title = title or TITLES.get(code, "Error")
     try:
         return _render("console/error.html", code=code, title=title, message=message), code
     except Exception:

@@ -262,7 +262,8 @@ def _reason(exc: Exception) -> str:
 # ---------------------------------------------------------------- refusals, as pages
 
 
-def _refusal(code: int, title: str, message: str) -> tuple[str, int]:
+def refusal_page(code: int, title: str, message: str) -> tuple[str, int]:
+    """A refusal in the phone page's layout, with the hotline's number; never a trace."""
     try:
         page = render_template(
             "console/mobile/refused.html",
@@ -280,17 +281,17 @@ def _refusal(code: int, title: str, message: str) -> tuple[str, int]:
 @bp.errorhandler(LinkError)
 def _link_error(exc: LinkError) -> tuple[str, int]:
     code, title, message = LINK_PAGES.get(type(exc), LINK_PAGES[MalformedLink])
-    return _refusal(code, title, message)
+    return refusal_page(code, title, message)
 
 
 @bp.errorhandler(_Refused)
 def _refused(exc: _Refused) -> tuple[str, int]:
-    return _refusal(exc.code, exc.title, exc.message)
+    return refusal_page(exc.code, exc.title, exc.message)
 
 
 @bp.errorhandler(phone_page.HandledElsewhere)
 def _elsewhere(exc: phone_page.HandledElsewhere) -> tuple[str, int]:
-    return _refusal(
+    return refusal_page(
         403,
         "This case is now handled by someone else",
         f"{exc}. You do not need to do anything more on it; the new assignee has their own link.",
@@ -300,24 +301,24 @@ def _elsewhere(exc: phone_page.HandledElsewhere) -> tuple[str, int]:
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError) -> tuple[str, int]:
     if isinstance(exc, NotFound):
-        return _refusal(
+        return refusal_page(
             404, "No such case", "This link does not open any case of yours. Check the SMS."
         )
-    return _refusal(403, "Not allowed", str(exc))
+    return refusal_page(403, "Not allowed", str(exc))
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[str, int]:
     code = exc.code or 500
     if code == 413:
-        return _refusal(
+        return refusal_page(
             413,
             "The photos are too large",
             f"Send at most {attachments.MAX_PHOTOS} photos of "
             f"{attachments.MAX_PHOTO_BYTES // (1024 * 1024)} MB each. Go back and try again.",
         )
     if code >= 500:
-        return _refusal(
+        return refusal_page(
             code, "Something went wrong", "The server could not finish this. Try again."
         )
-    return _refusal(code, "That did not work", exc.description or "")
+    return refusal_page(code, "That did not work", exc.description or "")

@@ -173,3 +173,30 @@ def test_pool_sizes_are_settings_and_reach_the_engine(tmp_path: Path) -> None:
         _shared(tmp_path, HOTLINE_DB_POOL_SIZE="0")
     with pytest.raises(ConfigurationError, match="HOTLINE_DB_POOL_TIMEOUT must be a number"):
         _shared(tmp_path, HOTLINE_DB_POOL_TIMEOUT="0")
+
+
+def test_rate_limits_and_trusted_proxies_are_read_and_checked(tmp_path: Path) -> None:
+    base = {"HOTLINE_VAR_DIR": str(tmp_path)}
+    defaults = Settings.from_env(base)
+    assert (defaults.login_rate_limit, defaults.phone_rate_limit) == (
+        "20 per minute",
+        "120 per minute",
+    )
+    assert defaults.trusted_proxies == 0
+    given = Settings.from_env(
+        {
+            **base,
+            "HOTLINE_LOGIN_RATE_LIMIT": "10/minute;100/hour",
+            "HOTLINE_PHONE_RATE_LIMIT": "30 per minute",
+            "HOTLINE_TRUSTED_PROXIES": "2",
+        }
+    )
+    assert (given.login_rate_limit, given.phone_rate_limit) == (
+        "10/minute;100/hour",
+        "30 per minute",
+    )
+    assert given.trusted_proxies == 2
+    with pytest.raises(ConfigurationError, match="HOTLINE_LOGIN_RATE_LIMIT must be a rate"):
+        Settings.from_env({**base, "HOTLINE_LOGIN_RATE_LIMIT": "lots"})
+    with pytest.raises(ConfigurationError, match="HOTLINE_TRUSTED_PROXIES must be a whole"):
+        Settings.from_env({**base, "HOTLINE_TRUSTED_PROXIES": "-1"})
