@@ -217,11 +217,13 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    var_dir = mkdtemp(prefix="bench-console-")
     settings = Settings.from_env(
         {
             "DATABASE_URL": args.database_url,
             "SECRET_KEY": "bench-secret",
-            "HOTLINE_VAR_DIR": mkdtemp(prefix="bench-console-"),
+            "HOTLINE_VAR_DIR": var_dir,
+            "HOTLINE_FILES_DIR": var_dir,
         }
     )
     services = bootstrap(settings, clock=lambda: datetime.now(UTC))

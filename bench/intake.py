@@ -363,7 +363,9 @@ def bench_env(port: int, var_dir: Path, tree: Path) -> dict[str, str]:
         SECRET_KEY=WEBHOOK_KEY,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         HOTLINE_VAR_DIR=str(var_dir),
+        HOTLINE_FILES_DIR=str(var_dir),  # one host here; it must exist (made below)
     )
+    var_dir.mkdir(parents=True, exist_ok=True)
     return env
 
 
