@@ -174,14 +174,15 @@ class Settings:
         database_url = driver_url(env.get("DATABASE_URL") or "") or (
             f"sqlite:///{var_dir / 'hotline.sqlite3'}"
         )
+        embedded = database_url.startswith("sqlite")  # as `Settings.embedded` will say
         secret_key = env.get("SECRET_KEY")
-        if not secret_key and not database_url.startswith("sqlite"):
+        if not secret_key and not embedded:
             raise ConfigurationError(
                 "SECRET_KEY is not set: on a shared database every host must sign sessions "
                 "and SMS links with the same key. Set SECRET_KEY to one long random value "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))') on every host."
             )
-        files_dir = _files_dir(env, var_dir, embedded=database_url.startswith("sqlite"))
+        files_dir = _files_dir(env, var_dir, embedded=embedded)
         settings = cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,

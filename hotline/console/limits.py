@@ -33,10 +33,9 @@ def install(app: Flask) -> Limiter:
     services (its Redis client, its settings)."""
     services = app.extensions[EXTENSION]
     settings = services.settings
-    storage: dict[str, object] = {"storage_uri": "memory://"}
+    uri, options = "memory://", {}
     if services.redis is not None:  # the process's one Redis client, shared by every host
-        pool = services.redis.connection_pool
-        storage = {"storage_uri": settings.redis_url, "storage_options": {"connection_pool": pool}}
+        uri, options = settings.redis_url, {"connection_pool": services.redis.connection_pool}
     limiter = Limiter(
         get_remote_address,  # request.remote_addr: the client, once ProxyFix has run
         app=app,
@@ -45,7 +44,8 @@ def install(app: Flask) -> Limiter:
         key_prefix="hotline",
         in_memory_fallback_enabled=True,
         swallow_errors=True,
-        **storage,  # type: ignore[arg-type]  # the two keywords above, by backend
+        storage_uri=uri,
+        storage_options=options,
     )
     login = limiter.shared_limit(settings.login_rate_limit, scope="login")
     app.view_functions[LOGIN_ENDPOINT] = cast(
