@@ -51,6 +51,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _tick_seconds(env: Mapping[str, str]) -> int:
+    """The scheduler's period: a minute in production; tests of the deployed processes
+    shorten it so a ladder of a few seconds runs through in one test."""
+    value = _non_negative(env, "HOTLINE_TICK_SECONDS", 60)
+    if not 1 <= value <= 3600:
+        raise ValueError(f"HOTLINE_TICK_SECONDS must be from 1 to 3600, not {value}")
+    return value
+
+
 def _hours(raw: str) -> str:
     """Staffed hours as HH:MM-HH:MM, checked at start-up: a typo must not close the line."""
     start, sep, end = raw.partition("-")
@@ -87,6 +96,7 @@ class Settings:
     agent_number: str | None = None  # the agents' line a caller is transferred to
     agent_hours: str = "08:00-20:00"  # staffed hours, local time; outside: a call back
     map_tiles: str = ""  # a {z}/{x}/{y} tile URL on the city's own server; "": outlines only
+    tick_seconds: int = 60  # how often the scheduler sweeps, drains the outbox, auto-closes
 
     @property
     def twilio_configured(self) -> bool:
@@ -130,4 +140,5 @@ class Settings:
             agent_number=env.get("HOTLINE_AGENT_NUMBER") or None,
             agent_hours=_hours(env.get("HOTLINE_AGENT_HOURS") or "08:00-20:00"),
             map_tiles=env.get("HOTLINE_MAP_TILES") or "",
+            tick_seconds=_tick_seconds(env),
         )
