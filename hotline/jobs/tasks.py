@@ -25,7 +25,7 @@ def send_sms(message_id: int) -> None:
         log.info("SMS %s was already sent; nothing to do", message_id)
         return
     try:
-        result = services.sms.send(outgoing.to, outgoing.body)
+        result = services.sms.send(outgoing.to, outgoing.body, outgoing.id)
     except SmsRejected as exc:
         # Retrying cannot help (invalid number, opted out): record it and stop here.
         with services.uow() as uow:
