@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from hotline.simulator.caller import HttpTransport, Simulator
 from tests.conftest import AUDIO, FIXTURES
+from tests.deploy.conftest import SUMMARY
 from tests.deploy.test_files import ROOT, procfile
 from tests.twilio_stub import TwilioStub
 
@@ -352,8 +353,8 @@ def _exercise(
     ticks = [log.count("hotline.jobs.scheduler: tick ") for log in deployment.logs_of("scheduler")]
     assert sorted(ticks)[:1] == [0]  # one scheduler led throughout, the other stood by
     assert max(ticks) > 0
-    print(
-        f"\ndeployment: {len(deployment.processes)} processes, "
+    SUMMARY.append(
+        f"deployment: {len(deployment.processes)} processes, "
         f"{time.monotonic() - started:.0f} s; {cases} cases from {len(numbers)} calls "
         f"(1 by voice through the media server); {len(outbound)} SMS, each POSTed once to "
         f"the stub Twilio; {len(fired)} escalations, each fired once, by one of 2 "
