@@ -78,6 +78,15 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _tick_seconds(env: Mapping[str, str]) -> int:
+    """The scheduler's period: a minute in production; tests of the deployed processes
+    shorten it so a ladder of a few seconds runs through in one test."""
+    value = _non_negative(env, "HOTLINE_TICK_SECONDS", 60)
+    if not 1 <= value <= 3600:
+        raise ConfigurationError(f"HOTLINE_TICK_SECONDS must be from 1 to 3600, not {value}")
+    return value
+
+
 def _hours(raw: str) -> str:
     """Staffed hours as HH:MM-HH:MM, checked at start-up: a typo must not close the line."""
     start, sep, end = raw.partition("-")
@@ -139,6 +148,7 @@ class Settings:
     agent_number: str | None = None  # the agents' line a caller is transferred to
     agent_hours: str = "08:00-20:00"  # staffed hours, local time; outside: a call back
     map_tiles: str = ""  # a {z}/{x}/{y} tile URL on the city's own server; "": outlines only
+    tick_seconds: int = 60  # how often the scheduler sweeps, drains the outbox, auto-closes
     db_pool: DatabasePool = DatabasePool()  # frozen, so one shared default is safe
     # How many proxies in front of us set X-Forwarded-For (0: the peer is the client).
     trusted_proxies: int = 0
@@ -204,6 +214,7 @@ class Settings:
             agent_number=env.get("HOTLINE_AGENT_NUMBER") or None,
             agent_hours=_hours(env.get("HOTLINE_AGENT_HOURS") or "08:00-20:00"),
             map_tiles=env.get("HOTLINE_MAP_TILES") or "",
+            tick_seconds=_tick_seconds(env),
             db_pool=DatabasePool.from_env(env),
             trusted_proxies=_non_negative(env, "HOTLINE_TRUSTED_PROXIES", 0),
             login_rate_limit=_rate(env, "HOTLINE_LOGIN_RATE_LIMIT", cls.login_rate_limit),

@@ -18,6 +18,8 @@ import binascii
 import json
 import re
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 API_VERSION = "2010-04-01"
 _MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -132,9 +134,13 @@ class _StubServer(ThreadingHTTPServer):
 class TwilioStub:
     """Twilio's Messages API for one account, on a free port of 127.0.0.1, in a thread."""
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    def __init__(self, account_sid: str, auth_token: str, *, delivers: bool = False) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        # As Twilio does once a carrier takes the message: POST `sent`, then `delivered`,
+        # signed, to the message's StatusCallback (for tests of the deployed processes).
+        self.delivers = delivers
+        self.callbacks: list[tuple[str, str, int]] = []  # (URL, MessageStatus, HTTP status)
         self._lock = threading.Lock()
         self._requests: list[StubRequest] = []
         self._failures: list[_Failure] = []
@@ -223,7 +229,40 @@ class TwilioStub:
             status, payload = self._answer(method, path, form, auth)
             sid = payload.get("sid") if status == 201 else None
             self._requests.append(StubRequest(method, path, form, auth, status, sid))
+        if sid and self.delivers and form.get("StatusCallback"):
+            threading.Thread(target=self._deliver, args=(form, sid), daemon=True).start()
         return status, payload
+
+    def _deliver(self, form: dict[str, str], sid: str) -> None:
+        from twilio.request_validator import RequestValidator
+
+        url = form["StatusCallback"]
+        for state in ("sent", "delivered"):
+            params = {
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "AccountSid": self.account_sid,
+                "From": form.get("From", ""),
+                "To": form.get("To", ""),
+                "MessageStatus": state,
+                "SmsStatus": state,
+                "ApiVersion": API_VERSION,
+            }
+            signature = RequestValidator(self.auth_token).compute_signature(url, params)
+            request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
+                url,
+                data=urlencode(params).encode(),
+                headers={"X-Twilio-Signature": signature},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                    code = answer.status
+            except urllib.error.HTTPError as exc:
+                code = exc.code
+            except OSError:
+                code = 0
+            with self._lock:
+                self.callbacks.append((url, state, code))
 
     def _answer(
         self, method: str, path: str, form: dict[str, str], auth: tuple[str, str] | None

@@ -11,10 +11,13 @@ from pathlib import Path
 import click
 
 from hotline.bootstrap import bootstrap
+from hotline.cli.users import cli_actor
 from ticketing.admin.queries import policy_working_day
+from ticketing.admin.services import change_sla_policy
+from ticketing.exceptions import DomainError
 from ticketing.reporting.assessment import COLUMNS, Level, cells, month_bounds
 from ticketing.reporting.outcomes import assessment
-from ticketing.sla.services import load_catalog, new_policy_version, recompute_open_cases
+from ticketing.sla.services import load_catalog, recompute_open_cases
 
 
 @click.group()
@@ -121,13 +124,19 @@ def sla_set(
         day = policy_working_day(uow.session, code, calendar)
         if day is None:
             raise click.BadParameter(f"no policy {code!r}", param_hint="CODE")
-        row = new_policy_version(
-            uow,
-            code,
-            accept_within=_duration(accept, day),
-            resolve_within=_duration(resolve, day),
-            calendar=calendar,
-        )
+        try:
+            row = change_sla_policy(
+                uow,
+                cli_actor(),
+                services.clock(),
+                code,
+                accept_within=_duration(accept, day),
+                resolve_within=_duration(resolve, day),
+                calendar=calendar,
+                name=name,
+            )
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from exc
         click.echo(f"{code} is now version {row.version}")
     _recompute()
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import click
@@ -17,7 +19,9 @@ from hotline.cli import models as models_cli
 from hotline.cli import users as users_cli
 from hotline.cli.media import media_server
 from hotline.cli.speech import speech
-from hotline.jobs.clock import start_ticker, tick_once
+from hotline.jobs import context, tasks
+from hotline.jobs.queue import QUEUE_NAMES
+from hotline.jobs.scheduler import Scheduler, start_in_thread
 from hotline.settings import ConfigurationError, Settings, check_shared_deployment
 from hotline.simulator.caller import (
     CallResult,
@@ -142,7 +146,9 @@ def run(host: str, port: int, demo: bool, media_port: int) -> None:
     services = bootstrap(settings)
     if demo:
         _load_demo(services)
-    start_ticker(lambda: tick_once(services))
+    start_in_thread(
+        Scheduler(partial(_tick_on, services), services.settings.tick_seconds, services.redis)
+    )
     if media_port:
         try:  # loads every configured speech model: a missing one stops us here, clearly
             start_media_server_thread(services, host, media_port)
@@ -162,22 +168,52 @@ def run(host: str, port: int, demo: bool, media_port: int) -> None:
 
 
 @main.command()
-def worker() -> None:
-    """Run an rq worker for the sms and default queues (needs REDIS_URL)."""
+@click.argument("queues", nargs=-1, type=click.Choice(QUEUE_NAMES))
+def worker(queues: tuple[str, ...]) -> None:
+    """Run an rq worker for QUEUES (default: all, sms first; needs REDIS_URL).
+
+    In production run one per queue (`hotline worker sms`, `hotline worker speech`,
+    `hotline worker default`), and as many SMS workers as intake needs.
+    """
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from hotline.jobs import context
-    from hotline.jobs.queue import QUEUE_NAMES, RqJobQueue
+    from hotline.jobs.queue import RqJobQueue
 
     services = context.bind(bootstrap())
     if not isinstance(services.jobs, RqJobQueue):
         raise click.ClickException("REDIS_URL is not set: jobs already run in-process")
+    names = [name for name in QUEUE_NAMES if name in (queues or QUEUE_NAMES)]
     # SimpleWorker runs jobs in this process: our jobs are short and trusted, and a fork
     # plus a new database connection per SMS made the worker the intake's bottleneck.
-    SimpleWorker(list(QUEUE_NAMES), connection=services.jobs.redis, serializer=JSONSerializer).work(
+    SimpleWorker(names, connection=services.jobs.redis, serializer=JSONSerializer).work(
         with_scheduler=True
     )
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the minute tick: SLA sweep, outbox drain, auto-close (needs REDIS_URL).
+
+    Run one on every host if you like: a Redis lease lets exactly one of them tick, and
+    a standby takes over within half a minute of the leader's host going down.
+    """
+    services = context.bind(bootstrap())
+    if services.redis is None:
+        raise click.ClickException(
+            "REDIS_URL is not set: the schedulers could not elect one of them "
+            "(the embedded `hotline run` ticks by itself)"
+        )
+    clock = Scheduler(tasks.tick, services.settings.tick_seconds, services.redis)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: clock.stop())
+    click.echo(f"scheduler: a tick every {services.settings.tick_seconds}s while this one leads")
+    clock.run()
+
+
+def _tick_on(services: Services) -> tasks.Tick:
+    with context.running_on(services):
+        return tasks.tick()
 
 
 @main.command()
@@ -213,11 +249,9 @@ def locate(text: str | None, point: str | None, limit: int) -> None:
 
 @main.command()
 def sweep() -> None:
-    """Fire the escalations that are due now, once (for cron)."""
-    from hotline.jobs import context, tasks
-
-    context.bind(bootstrap())  # the job runs here, as a worker would run it
-    click.echo(f"fired {tasks.sweep_sla()} escalation(s)")
+    """Run the scheduler's tick once, here: escalations, outbox drain, auto-close."""
+    context.bind(bootstrap())  # the tick runs here, as the scheduler would run it
+    click.echo(str(tasks.tick()))
 
 
 @main.group()
@@ -241,9 +275,7 @@ def outbox_list(to_number: str | None, limit: int) -> None:
 
 @outbox.command("drain")
 def outbox_drain() -> None:
-    """Re-enqueue SMS still queued after a minute (for cron)."""
-    from hotline.jobs import context, tasks
-
+    """Re-enqueue SMS still queued after a minute (the scheduler's tick does it too)."""
     context.bind(bootstrap())  # the job runs here, as a worker would run it
     click.echo(f"re-enqueued {tasks.drain_outbox()} message(s)")
 

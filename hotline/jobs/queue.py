@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAMES = ("sms", "default")
+# A worker per queue in production, so an SMS never waits behind a transcription (seconds
+# of CPU) or an administrator's recompute (minutes); a worker given several takes them in
+# this order. The minute tick runs on no queue: `hotline scheduler` runs it itself.
+QUEUE_NAMES = ("sms", "speech", "default")
 # Every job by the name it is enqueued under, as job_name registered it.
 JOBS: dict[str, Callable[..., object]] = {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from hotline.exceptions import SmsRejected
@@ -24,7 +25,7 @@ def send_sms(message_id: int) -> None:
         log.info("SMS %s was already sent; nothing to do", message_id)
         return
     try:
-        result = services.sms.send(outgoing.to, outgoing.body)
+        result = services.sms.send(outgoing.to, outgoing.body, outgoing.id)
     except SmsRejected as exc:
         # Retrying cannot help (invalid number, opted out): record it and stop here.
         with services.uow() as uow:
@@ -81,12 +82,24 @@ def auto_close_cases(batch: int = 500) -> int:
             return total
 
 
-def tick() -> None:
+@dataclass(frozen=True)
+class Tick:
+    """What one tick did, for the scheduler's log and `hotline sweep`."""
+
+    fired: int
+    re_enqueued: int
+    auto_closed: int
+
+    def __str__(self) -> str:
+        return (
+            f"fired {self.fired} escalation(s), re-enqueued {self.re_enqueued} SMS, "
+            f"auto-closed {self.auto_closed} case(s)"
+        )
+
+
+def tick() -> Tick:
     """The once-a-minute work: escalations, SMS left in the outbox, then resolved cases
     nobody rated (last, so a bad setting for it cannot hold up the first two)."""
-    sweep_sla()
-    drain_outbox()
-    auto_close_cases()
-
-
-TICK_JOB = job_name(tick)
+    fired = sweep_sla()
+    re_enqueued = drain_outbox()
+    return Tick(fired, re_enqueued, auto_close_cases())

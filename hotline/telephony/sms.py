@@ -26,8 +26,10 @@ class SendResult:
 
 
 class SmsSender(Protocol):
-    def send(self, to: str, body: str) -> SendResult:
-        """Hand one message to the provider.
+    def send(self, to: str, body: str, message_id: int | None = None) -> SendResult:
+        """Hand one message to the provider; `message_id` (our outbox row) goes into the
+        status callback's URL, so a callback that arrives before we stored the provider's
+        SID still finds its message.
 
         Raises SmsRejected when retrying cannot help, SmsUnavailable when it may.
         """
@@ -37,7 +39,7 @@ class SmsSender(Protocol):
 class LogSmsSender:
     """The embedded default: the message is kept in the outbox table and written to the log."""
 
-    def send(self, to: str, body: str) -> SendResult:
+    def send(self, to: str, body: str, message_id: int | None = None) -> SendResult:
         log.info("SMS to %s: %s", to, body)
         return SendResult(None, SmsStatus.LOGGED)
 
@@ -50,8 +52,11 @@ class TwilioSmsSender:
         self._from = from_number
         self._status_callback = status_callback
 
-    def send(self, to: str, body: str) -> SendResult:
-        extra = {"status_callback": self._status_callback} if self._status_callback else {}
+    def send(self, to: str, body: str, message_id: int | None = None) -> SendResult:
+        extra = {}
+        if self._status_callback:
+            ref = "" if message_id is None else f"?ref={message_id}"
+            extra["status_callback"] = self._status_callback + ref
         try:
             message = self._client.messages.create(to=to, from_=self._from, body=body, **extra)
         except TwilioRestException as exc:

@@ -89,6 +89,9 @@ def sms_incoming() -> Response:
 @twilio_signed
 def sms_status() -> tuple[str, int]:
     fields = _require("MessageSid", "MessageStatus")
+    ref = request.args.get("ref")
+    if ref is not None and not (ref.isdigit() and len(ref) < 12):
+        abort(400, description=f"ref must be an outbox message id, not {ref[:20]!r}")
     services = app_services()
     with services.uow() as uow:
         outbox.record_sms_status(
@@ -97,5 +100,6 @@ def sms_status() -> tuple[str, int]:
             fields["MessageStatus"],
             request.form.get("ErrorCode"),
             services.clock(),
+            message_id=int(ref) if ref else None,
         )
     return "", 204

@@ -94,7 +94,7 @@ def _handle_step(services: Services, request: CallRequest) -> str:
         _listen(services, request, result)
         late = call.state.get("recording_status") or {}
         if not had_case and call.ticket_id and late.get("status") == "completed":
-            services.jobs.enqueue("default", TRANSCRIBE_JOB, call.ticket_id)
+            services.jobs.enqueue("speech", TRANSCRIBE_JOB, call.ticket_id)
         return body
 
 
@@ -188,7 +188,7 @@ def record_recording_status(
         uow.commit()
     if ticket is not None and changed and status == "completed":
         # Twilio's file is ready only now; transcription takes seconds, so a worker does it.
-        services.jobs.enqueue("default", TRANSCRIBE_JOB, ticket.id)
+        services.jobs.enqueue("speech", TRANSCRIBE_JOB, ticket.id)
 
 
 def record_call_status(services: Services, call_sid: str, status: str) -> None:

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.bootstrap import Services
-from hotline.jobs.clock import TICK_LOCK, tick_once
-from hotline.jobs.queue import RqJobQueue
+from hotline.jobs import tasks
 from hotline.simulator.caller import Simulator
 from tests.conftest import FixedClock
 from tests.factories import (
@@ -267,10 +266,8 @@ def test_a_landline_caller_is_not_asked_to_rate(simulator: Simulator, services: 
 
 
 def _tick(services: Services, run_jobs: Callable[[], int]) -> None:
-    """One minute tick through the real job queue, as a worker would run it."""
-    if isinstance(services.jobs, RqJobQueue):
-        services.jobs.redis.delete(TICK_LOCK)
-    assert tick_once(services)
+    """One minute tick as the scheduler runs it, then the SMS it queued, by a worker."""
+    tasks.tick()
     run_jobs()
 
 

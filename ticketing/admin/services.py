@@ -210,8 +210,8 @@ def change_sla_policy(
     calendar: str | None = None,
     name: str | None = None,
 ) -> SlaPolicyRow:
-    """A new version of a policy (`sla_service.new_policy_version`), audited; open cases
-    keep their deadlines until recomputed."""
+    """A new version of a policy, checked and audited: the only way a policy changes
+    (console and `hotline sla set`); open cases keep their deadlines until recomputed."""
     session = uow.session
     current = session.scalars(
         select(SlaPolicyRow).where(SlaPolicyRow.code == code, SlaPolicyRow.current.is_(True))

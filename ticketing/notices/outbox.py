@@ -15,16 +15,38 @@ from ticketing.unit_of_work import UnitOfWork
 
 
 def record_sms_status(
-    uow: UnitOfWork, message_sid: str, status: str, error_code: str | None, now: datetime
+    uow: UnitOfWork,
+    message_sid: str,
+    status: str,
+    error_code: str | None,
+    now: datetime,
+    *,
+    message_id: int | None = None,
 ) -> bool:
-    """Apply a delivery callback if it moves the message forward; False if ignored."""
+    """Apply a delivery callback if it moves the message forward; False if ignored.
+
+    The provider may call back before the sending job has stored the SID it was answered
+    (a fast carrier, a slow commit); `message_id`, from the callback's URL, finds the
+    message then, and the SID is stored here first.
+    """
     try:
         new = SmsStatus(status)
     except ValueError as exc:
         raise InvalidInput(f"unknown message status {status!r}") from exc
+    # Locked: two callbacks for one message (sent, delivered) may arrive at once, and the
+    # later state must win whatever order they commit in.
+    mine = SmsMessage.direction == SmsDirection.OUTBOUND
+    if message_id is not None:
+        found = SmsMessage.id == message_id
+    else:
+        found = SmsMessage.provider_sid == message_sid
     message = uow.session.scalars(
-        select(SmsMessage).where(SmsMessage.provider_sid == message_sid)
+        select(SmsMessage).where(mine, found).with_for_update()
     ).one_or_none()
+    if message is not None and message.provider_sid is None:
+        message.provider_sid = message_sid  # before the sending job stored it
+    elif message is not None and message.provider_sid != message_sid:
+        message = None  # a callback for another message than the one its URL names
     if message is None:
         raise NotFound(f"no message {message_sid}")
     if new.rank <= message.status.rank:
@@ -92,7 +114,8 @@ def mark_send_failed(
 
 
 def _message(uow: UnitOfWork, message_id: int) -> SmsMessage:
-    message = uow.session.get(SmsMessage, message_id)
+    """The message, locked: a delivery callback may be moving it forward at this moment."""
+    message = uow.session.get(SmsMessage, message_id, with_for_update=True)
     if message is None:
         raise NotFound(f"no message {message_id}")
     return message

@@ -188,29 +188,6 @@ def refresh_deadlines(
     ticket.next_escalation_at = next_time(escalation_steps(ticket, catalog), fired)
 
 
-def new_policy_version(
-    uow: UnitOfWork,
-    code: str,
-    *,
-    accept_within: timedelta | None = None,
-    resolve_within: timedelta | None = None,
-    calendar: str | None = None,
-    name: str | None = None,
-) -> SlaPolicyRow:
-    """Change a policy by adding a version, and commit; cases keep theirs until
-    recomputed."""
-    row = new_policy_version_uncommitted(
-        uow,
-        code,
-        accept_within=accept_within,
-        resolve_within=resolve_within,
-        calendar=calendar,
-        name=name,
-    )
-    uow.commit()
-    return row
-
-
 def new_policy_version_uncommitted(
     uow: UnitOfWork,
     code: str,
@@ -220,8 +197,9 @@ def new_policy_version_uncommitted(
     calendar: str | None = None,
     name: str | None = None,
 ) -> SlaPolicyRow:
-    """`new_policy_version` inside a transaction its caller commits (the administrator's
-    change, with its audit row)."""
+    """A policy's next version, in a transaction its caller commits with the audit row
+    (`admin.services.change_sla_policy`, which also checks the durations); open cases
+    keep theirs until recomputed."""
     session = uow.session
     current = session.scalars(
         select(SlaPolicyRow).where(SlaPolicyRow.code == code, SlaPolicyRow.current.is_(True))

@@ -131,3 +131,17 @@ def test_roster_shifts_and_leave(env: dict[str, str | None]) -> None:
     assert "roster.shift.remove" in audit[0]
     assert "staff:GM0003" in audit[0]
     assert "roster.leave.add" in audit[1]
+
+
+def test_sla_set_refuses_a_policy_shorter_than_a_minute_and_audits_a_change(
+    env: dict[str, str | None],
+) -> None:
+    # Policies keep whole minutes: 30 s was stored as 0 and every rung fired at once.
+    refused = hotline(env, "sla", "set", "general", "--accept", "0.5m")
+    assert refused.exit_code != 0
+    assert "accept within: between 1 minute and a year" in refused.output
+    assert "general v1 on office_hours_cn" in hotline(env, "sla", "list").output
+    changed = hotline(env, "sla", "set", "urgent", "--accept", "20m")
+    assert changed.exit_code == 0, changed.output
+    assert "urgent is now version 2" in changed.output
+    assert "sla.policy.version" in hotline(env, "audit", "--limit", "5").output

@@ -225,7 +225,7 @@ def test_a_file_that_is_not_a_photo_is_refused_with_the_reason_and_nothing_kept(
     assert "The file lamp.png is not a JPEG, PNG or WebP photo" in refused.text
     assert "see photo" in refused.text  # the note is kept in the form
     assert _case(services, number) == before
-    assert not (services.settings.var_dir / "attachments").exists()
+    assert not (services.files.root / "attachments").exists()
 
     four = [(io.BytesIO(png_bytes()), f"p{i}.png") for i in range(4)]
     too_many = client.post(

@@ -51,7 +51,6 @@ def test_every_job_name_the_jobs_modules_define_is_registered() -> None:
     assert names == set(JOBS)
     assert tasks.SEND_SMS_JOB == "hotline.jobs.tasks.send_sms"
     assert recordings.TRANSCRIBE_JOB == "hotline.voice.recordings.transcribe_recording"
-    assert tasks.TICK_JOB == "hotline.jobs.tasks.tick"
     assert admin.RECOMPUTE_JOB == "hotline.jobs.admin.recompute_deadlines"
 
 

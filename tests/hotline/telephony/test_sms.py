@@ -222,7 +222,7 @@ def test_a_call_sends_both_sms_through_twilio_and_callbacks_move_them_forward(
             201,
         )
         assert request.form["From"] == FROM_NUMBER
-        assert request.form["StatusCallback"] == STATUS_CALLBACK
+        assert request.form["StatusCallback"].startswith(f"{STATUS_CALLBACK}?ref=")
         assert case["case_number"] in request.form["Body"]
     rows = _outbound(services)
     assert set(rows) == {member, CALLER}
@@ -489,3 +489,46 @@ def test_region_variables_do_not_rewrite_a_stub_host(
     client = twilio_client(ACCOUNT_SID, AUTH_TOKEN, stub.base_url)
     client.messages.create(to=CALLER, from_=FROM_NUMBER, body="hi")
     assert len(stub.requests) == 1
+
+
+def test_a_delivery_callback_that_beats_the_workers_commit_still_lands(
+    services: Services, session_factory: sessionmaker[Session], stub: TwilioStub
+) -> None:
+    """Twilio may call back before the worker has stored the SID its POST answered; the
+    callback URL names our message, so the status is not lost (it stayed `sending`)."""
+    now = services.clock()
+    with UnitOfWork(session_factory) as uow:
+        message = SmsMessage(
+            direction=SmsDirection.OUTBOUND,
+            to_number=CALLER,
+            from_number="",
+            body="您的工单已受理",
+            status=SmsStatus.QUEUED,
+            purpose="caller_receipt",
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(message)
+        uow.commit()
+        message_id = message.id
+    with services.uow() as uow:
+        outgoing = outbox.claim_for_sending(uow, message_id, now)
+    assert outgoing is not None
+    sent = services.sms.send(outgoing.to, outgoing.body, outgoing.id)
+    [request] = stub.requests
+    assert request.form["StatusCallback"] == f"{STATUS_CALLBACK}?ref={message_id}"
+    assert sent.provider_sid is not None
+
+    simulator = _simulator(services)
+    simulator.post(
+        f"/twilio/sms/status?ref={message_id}",
+        _status_callback(sent.provider_sid, "delivered", CALLER),
+    )
+    with services.uow() as uow:
+        outbox.mark_sent(uow, message_id, sent.provider_sid, sent.status, services.clock())
+    row = _outbound(services)[CALLER]
+    assert (row.status, row.provider_sid) == (SmsStatus.DELIVERED, sent.provider_sid)
+    answer = simulator.send(
+        "POST", "/twilio/sms/status?ref=x", _status_callback("SMx", "sent", CALLER)
+    )
+    assert answer.status == 400

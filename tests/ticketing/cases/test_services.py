@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from hotline.bootstrap import Services
 from tests.factories import CALLER, SH, grid_member, open_case
+from ticketing.admin.services import change_sla_policy
 from ticketing.cases import services as cases
 from ticketing.exceptions import InvalidInput, InvalidTransition
 from ticketing.models.cases import Ticket
 from ticketing.models.people import Staff, StaffRole
 from ticketing.models.sms import SmsMessage
-from ticketing.sla.services import new_policy_version, recompute_open_cases
+from ticketing.sla.services import recompute_open_cases
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.catalogue import Priority
 from ticketing.vocabulary.events import Actor
@@ -167,7 +168,13 @@ def test_a_policy_change_recomputes_open_cases_in_batches(services: Services) ->
     with services.uow() as uow:
         tickets = [open_case(uow, local(27, 10, 30), where=f"12{n:02d}") for n in range(1, 6)]
         before = [t.resolve_by for t in tickets]
-        new_policy_version(uow, "general", resolve_within=timedelta(hours=15))  # 2 days
+        change_sla_policy(
+            uow,
+            Actor.cli("admin"),
+            local(27, 10, 31),
+            "general",
+            resolve_within=timedelta(hours=15),
+        )  # 2 working days
         last, sizes = 0, []
         while True:
             done, last = recompute_open_cases(uow, after_id=last, batch=2)
