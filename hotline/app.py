@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hotline import logs
 from hotline.bootstrap import Services, bootstrap
+from hotline.jobs.queue import QUEUE_NAMES, RqJobQueue
+from hotline.metrics import views as metrics_views
 from hotline.settings import Settings
+from hotline.web import request_ids
 from hotline.web.context import EXTENSION
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
 
@@ -36,10 +38,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from hotline import console
 
     console.register(app)  # after the JSON error handlers, which it wraps
+    # After the console: their before-request hooks go first, to time and name it all.
+    jobs = services.jobs
+    queues = {n: jobs.queue(n) for n in QUEUE_NAMES} if isinstance(jobs, RqJobQueue) else {}
+    metrics_views.install(app, services, queues)
+    request_ids.install(app)
     if not app.debug:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        logs.configure_logging()  # HOTLINE_LOG_FORMAT; left alone if the host set logging up
     return app
 
 

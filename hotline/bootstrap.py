@@ -16,6 +16,7 @@ from redis import Redis
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline import logs, metrics
 from hotline.console.figure_cache import FigureCache
 from hotline.console.maps import PlaceIndex
 from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
@@ -68,7 +69,8 @@ class Services:
     redis: Redis | None = field(default=None, repr=False)
     # The signed links of assignment SMS; None without a public address.
     links: CaseLinks | None = None
-    # Who hears of each committed domain event (after the SMS sender).
+    # Who hears of each committed domain event (after the SMS sender): the metrics, the
+    # log context, then whoever the caller of bootstrap added.
     subscribers: tuple[Subscriber, ...] = ()
 
     def recognizer(self, language: str) -> SpeechRecognizer | None:
@@ -186,7 +188,7 @@ def bootstrap(
         clock=clock,
         redis=redis,
         links=case_links(settings),
-        subscribers=tuple(subscribers),
+        subscribers=(metrics.count_event, logs.note_case, *subscribers),
     )
     if isinstance(jobs, InProcessJobQueue):
         jobs.services = services  # its jobs run here, on these services

@@ -13,7 +13,8 @@ logged and the rest still run:
   receives every domain event of the transaction. The events are collected here, not by
   every service: each case history row added through the session is published as a
   `CaseEvent`, each SMS added to the outbox as an `SmsQueued`; bulk writers that bypass the
-  ORM (the SLA sweep) `publish()` theirs.
+  ORM (the SLA sweep) `publish()` theirs, and the outbox publishes an `SmsStatusChanged`
+  for each move of a message's delivery state.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from ticketing.models.cases import TicketEvent
-from ticketing.models.sms import SmsMessage
+from ticketing.models.sms import SmsMessage, SmsStatus
 from ticketing.vocabulary.events import Actor, EventKind
 from ticketing.vocabulary.lifecycle import TicketStatus
 
@@ -60,13 +61,22 @@ class SmsQueued:
     message_id: int
 
 
+@dataclass(frozen=True)
+class SmsStatusChanged:
+    """An outgoing SMS moved to another delivery state (claimed, sent, failed, put back in
+    the queue, or as the provider's callback reported), committed."""
+
+    message_id: int
+    status: SmsStatus
+
+
 class LinkSigner(Protocol):
     """Signs the links assignment SMS carry (`ticketing.cases.links.CaseLinks`)."""
 
     def url(self, number: str, staff_id: int, now: datetime) -> str: ...
 
 
-DomainEvent = CaseEvent | SmsQueued
+DomainEvent = CaseEvent | SmsQueued | SmsStatusChanged
 Subscriber = Callable[[DomainEvent], None]
 AfterCommit = Callable[[], None]
 

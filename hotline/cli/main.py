@@ -12,9 +12,11 @@ from pathlib import Path
 
 import click
 
+from hotline import logs
 from hotline.bootstrap import Services, bootstrap
 from hotline.cli import admin, imports
 from hotline.cli import flows as flows_cli
+from hotline.cli import metrics as metrics_cli
 from hotline.cli import models as models_cli
 from hotline.cli import users as users_cli
 from hotline.cli.media import media_server
@@ -53,7 +55,10 @@ class _Hotline(click.Group):
 @click.group(cls=_Hotline)
 def main() -> None:
     """City hotline and case ticketing (grid service management)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:  # every command (worker, media server, ...) logs the one way HOTLINE_LOG_FORMAT says
+        logs.configure_logging()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()
@@ -378,6 +383,7 @@ main.add_command(models_cli.models)
 main.add_command(flows_cli.flows)
 main.add_command(speech)
 main.add_command(media_server)
+main.add_command(metrics_cli.metrics)
 main.add_command(users_cli.users)
 for _command in imports.COMMANDS:  # import, calendar, roster, audit
     main.add_command(_command)

@@ -26,7 +26,7 @@ from ticketing.exceptions import (
 
 log = logging.getLogger(__name__)
 
-JSON_PREFIXES = ("/twilio/", "/api/", "/healthz")
+JSON_PREFIXES = ("/twilio/", "/api/", "/healthz", "/metrics")
 TITLES = {
     400: "The request could not be used",
     401: "Please log in",

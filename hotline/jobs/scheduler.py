@@ -27,6 +27,9 @@ from datetime import UTC, datetime
 from redis import Redis
 from redis.exceptions import RedisError
 
+from hotline import metrics
+from hotline.jobs.tasks import Tick
+
 log = logging.getLogger(__name__)
 
 LEADER_KEY = "hotline:scheduler:leader"
@@ -165,6 +168,8 @@ class Scheduler:
             run.lag_seconds,
             run.duration_seconds,
         )
+        fired = result.fired if isinstance(result, Tick) else 0
+        metrics.record_tick(run.lag_seconds, run.duration_seconds, fired)
         if self.on_tick is not None:
             self.on_tick(run)
 

@@ -10,14 +10,21 @@ language, one recogniser per call, decoding in a thread pool sized to the cores 
 engines release the GIL), so the event loop never waits on an engine. Bounded: at most
 HOTLINE_MEDIA_MAX_CALLS calls at once, 64 KiB a message, and a connection silent for
 30 s is dropped. A fault in one call is logged with its CallSid and ends at most that call.
+
+`GET /healthz` on the same port answers a load balancer: 200 with the open streams and
+whether the speech models are loaded, 503 when the server is full or shutting down (on
+SIGTERM it takes no new call and lets the open ones finish, up to DRAIN_SECONDS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from hotline import logs, metrics
 from hotline.media import protocol
 from hotline.media.config import MEDIA_PATH, MediaSettings
 from hotline.media.exchange import Expectation, SpeechExchange
@@ -44,6 +52,8 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a 20 ms frame is ~300 bytes of JSON
 TRY_AGAIN_LATER = 1013  # WebSocket close code: the server is overloaded
+HEALTH_PATH = "/healthz"
+DRAIN_SECONDS = 30.0  # how long a shutdown waits for open calls to end
 
 
 class MediaServer:
@@ -64,6 +74,29 @@ class MediaServer:
         self.grammars = grammars or services.step_grammars
         self.pool = ThreadPoolExecutor(workers or os.cpu_count() or 2, "media-decode")
         self.stats = MediaStats()
+        # Set on SIGTERM (or `begin_shutdown`): new streams and the health check get 503.
+        self.shutting_down = False
+
+    def begin_shutdown(self) -> None:
+        """Take no new call from now on; the open ones carry on."""
+        self.shutting_down = True
+
+    def full(self) -> bool:
+        return self.stats.active_calls >= self.config.max_calls
+
+    def health(self) -> tuple[int, dict[str, object]]:
+        """The health check's status code and body."""
+        languages = [choice.language for choice in parse_config(self.services.settings.speech)]
+        loaded = {lang: lang in self.services.recognizers.loaded for lang in languages}
+        state = "shutting_down" if self.shutting_down else "full" if self.full() else "ok"
+        body: dict[str, object] = {
+            "status": state,
+            "active_streams": self.stats.active_calls,
+            "max_streams": self.config.max_calls,
+            "recognizers_loaded": all(loaded.values()),
+            "recognizers": loaded,
+        }
+        return (200 if state == "ok" else 503), body
 
     def load_engines(self) -> None:
         """Load every configured language's model now: a missing model is a start-up error."""
@@ -82,16 +115,29 @@ class MediaServer:
     # --- the opening handshake ----------------------------------------------------------
 
     def check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Refuse a wrong path (404), a full server (503) or a bad signature (403)."""
-        if request.path.partition("?")[0] != MEDIA_PATH:
+        """Answer the health check; refuse a wrong path (404), a full or stopping server
+        (503) or a bad signature (403)."""
+        path = request.path.partition("?")[0]
+        if path == HEALTH_PATH:
+            status, body = self.health()
+            response = connection.respond(status, json.dumps(body) + "\n")
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "application/json"
+            return response
+        if path != MEDIA_PATH:
             return connection.respond(404, "Not found\n")
-        if self.stats.active_calls >= self.config.max_calls:
+        if self.shutting_down:
+            metrics.stream_refused("shutting_down")
+            return connection.respond(503, "Shutting down\n")
+        if self.full():
             self.stats.add("refused")
+            metrics.stream_refused("full")
             log.warning("refused a media stream: %d calls already", self.stats.active_calls)
             return connection.respond(503, "Too many calls\n")
         signature = request.headers.get("X-Twilio-Signature", "")
         url = self.config.public_url or f"ws://{request.headers.get('Host', '')}{request.path}"
         if not signature or not RequestValidator(self.config.token).validate(url, {}, signature):
+            metrics.stream_refused("signature")
             log.warning("refused a media stream with a missing or forged signature")
             return connection.respond(403, "Invalid X-Twilio-Signature\n")
         return None
@@ -99,11 +145,13 @@ class MediaServer:
     # --- one connection -----------------------------------------------------------------
 
     async def handle(self, connection: ServerConnection) -> None:
-        if self.stats.active_calls >= self.config.max_calls:  # raced past the handshake
+        if self.full():  # raced past the handshake
             self.stats.add("refused")
+            metrics.stream_refused("full")
             await connection.close(TRY_AGAIN_LATER, "too many calls")
             return
         self.stats.add("active_calls")
+        metrics.streams_active(1)
         session: CallSession | None = None
         try:
             session = await self._converse(connection)
@@ -115,6 +163,7 @@ class MediaServer:
             self.stats.add("errors")
         finally:
             self.stats.add("active_calls", -1)
+            metrics.streams_active(-1)
 
     async def _converse(self, connection: ServerConnection) -> CallSession | None:
         session: CallSession | None = None
@@ -142,8 +191,11 @@ class MediaServer:
                     if not token_matches(self.config.token, message.call_sid, token):
                         log.warning("call %s: stream token missing or wrong", message.call_sid)
                         self.stats.add("bad_tokens")
+                        metrics.stream_refused("token")
                         await connection.close(1008, "bad stream token")
                         return None
+                    # This connection's task (and only it) logs with the call's CallSid.
+                    logs.bind(call_sid=message.call_sid)
                     session = self._start(message)
                     await session.refresh(force=True)
                 elif isinstance(message, protocol.Media) and session is not None:
@@ -168,6 +220,7 @@ class MediaServer:
                 start.sample_rate,
             )
         log.info("call %s: media stream %s started", start.call_sid, start.stream_sid)
+        metrics.stream_started()
         return CallSession(
             start.call_sid,
             self.exchange,
@@ -177,6 +230,12 @@ class MediaServer:
             silence_ms=self.config.silence_ms,
             speech_rms=self.config.speech_rms,
         )
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until no stream is open, or `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.stats.active_calls > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
 
     async def serve(self, host: str, port: int) -> Server:
         return await serve(
@@ -200,14 +259,22 @@ def run_media_server(
     port: int = 5001,
     server: MediaServer | None = None,
 ) -> None:
-    """Serve until interrupted (the `hotline media-server` command)."""
+    """Serve until interrupted (the `hotline media-server` command). SIGTERM drains: the
+    health check turns 503 and new streams are refused while the open calls finish."""
     media = server or MediaServer(services)
     media.load_engines()
 
     async def main() -> None:
         ws = await media.serve(host, port)
         log.info("media streams on ws://%s:%d%s", host, port, MEDIA_PATH)
-        await ws.serve_forever()
+        stopping = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+        await stopping.wait()
+        media.begin_shutdown()
+        log.info("shutting down: %d media streams still open", media.stats.active_calls)
+        await media.drain(DRAIN_SECONDS)
+        ws.close()
+        await ws.wait_closed()
 
     try:
         asyncio.run(main())
@@ -234,6 +301,7 @@ class MediaServerHandle:
         return media_url(self.host, self.port)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.server.begin_shutdown()
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(timeout)

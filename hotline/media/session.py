@@ -16,6 +16,7 @@ decoder is tens of MB) while it is spoken to, not while its prompt plays.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from hotline import metrics
 from hotline.media.endpointing import SILENCE_MS, SPEECH_RMS, Endpointer, rms
 from hotline.media.exchange import Expectation, SpeechExchange, result_of
 from hotline.media.protocol import FRAME_MS
@@ -108,6 +110,9 @@ class CallSession:
         self._work: deque[_Work] = deque()
         self._wake = asyncio.Event()
         self._closing = False
+        # The pool's threads run this call's work in its context (its CallSid for the log);
+        # one piece at a time, so the context is never entered twice at once.
+        self._context = contextvars.copy_context()
         self._worker = asyncio.create_task(self._run(), name=f"media-call-{call_sid}")
 
     # --- the reader's side, on the event loop -------------------------------------------
@@ -185,17 +190,18 @@ class CallSession:
                 continue
             work = self._work.popleft()
             try:
+                run = self._context.run
                 if isinstance(work, _Open):
-                    stream = await loop.run_in_executor(self._pool, self._open, work.exp)
+                    stream = await loop.run_in_executor(self._pool, run, self._open, work.exp)
                 elif isinstance(work, _Feed):
                     if stream is not None:
-                        await loop.run_in_executor(self._pool, stream.feed, self._batch(work))
+                        await loop.run_in_executor(self._pool, run, stream.feed, self._batch(work))
                     else:
                         self._batch(work)  # nothing to feed: drop the queued audio too
                 else:
                     current, stream = stream, None
                     if current is not None:
-                        await loop.run_in_executor(self._pool, self._finish, current, work)
+                        await loop.run_in_executor(self._pool, run, self._finish, current, work)
             except Exception:
                 log.exception("call %s: speech recognition failed", self.call_sid)
                 self._stats.add("errors")
@@ -220,8 +226,10 @@ class CallSession:
             return
         self._exchange.publish(self.call_sid, work.exp.step, result_of(recognition))
         self._stats.add("published")
+        latency = time.monotonic() - work.ended_at
         with self._stats.lock:
-            self._stats.latencies.append(time.monotonic() - work.ended_at)
+            self._stats.latencies.append(latency)
+        metrics.recognised("stream", work.exp.language, latency)
         log.info(
             "call %s step %s: heard %r (value %r, confidence %.2f)",
             self.call_sid,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from hotline import logs
 from hotline.speech.step_grammars import STEP_GRAMMARS
 from hotline.voice import engine
 from hotline.voice.flows import Vocabulary
@@ -231,5 +232,6 @@ def create_case(
         intake.attach_recording(ticket, late["sid"], late["url"], late["status"], services.clock())
     uow.session.flush()
     call.ticket_id = ticket.id
+    logs.bind(case_number=summary.number)
     log.info("call %s opened case %s (%s)", call.call_sid, summary.number, summary.routing_rule)
     return ticket

@@ -8,11 +8,13 @@ retries a request it gets the same TwiML back and nothing (a case, an SMS) happe
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hotline import logs, metrics
 from hotline.media.exchange import Expectation
 from hotline.media.tokens import stream_token
 from hotline.voice import actions, engine
@@ -64,6 +66,8 @@ def _handle_step(services: Services, request: CallRequest) -> str:
             if stored is not None:
                 return stored
             saved = _saved(uow, states, _call(uow, request.call_sid, lock=False), request)
+        # The case this call opened or named, for the log lines of this step.
+        logs.bind(case_number=saved["flow"].get("vars", {}).get("case_number"))
         event = event_for(services, flow, engine.State.from_dict(saved["flow"]), request)
     with services.uow() as uow, states.lock(uow, request.call_sid):
         call = _call(uow, request.call_sid, lock=True)
@@ -94,7 +98,7 @@ def _handle_step(services: Services, request: CallRequest) -> str:
         _listen(services, request, result)
         late = call.state.get("recording_status") or {}
         if not had_case and call.ticket_id and late.get("status") == "completed":
-            services.jobs.enqueue("speech", TRANSCRIBE_JOB, call.ticket_id)
+            services.jobs.enqueue("speech", TRANSCRIBE_JOB, call.ticket_id, call.call_sid)
         return body
 
 
@@ -188,7 +192,14 @@ def record_recording_status(
         uow.commit()
     if ticket is not None and changed and status == "completed":
         # Twilio's file is ready only now; transcription takes seconds, so a worker does it.
-        services.jobs.enqueue("speech", TRANSCRIBE_JOB, ticket.id)
+        services.jobs.enqueue("speech", TRANSCRIBE_JOB, ticket.id, call_sid)
+
+
+def _outcome(call: Call, variables: dict[str, Any]) -> str:
+    """What a call came to, as the metrics count it."""
+    if call.ticket_id is not None:
+        return "case"
+    return "transferred" if variables.get("dial") else "no_case"
 
 
 def record_call_status(services: Services, call_sid: str, status: str) -> None:
@@ -203,6 +214,7 @@ def record_call_status(services: Services, call_sid: str, status: str) -> None:
             call.ended_at = services.clock()
             saved = services.call_states.load(uow, call) or {}
             variables = saved.get("flow", {}).get("vars", {})
+            outcome = _outcome(call, variables)
             if call.ticket_id is None and variables.get("category"):
                 actions.create_case(
                     variables,
@@ -211,6 +223,9 @@ def record_call_status(services: Services, call_sid: str, status: str) -> None:
                     services,
                     note="The caller hung up before finishing the report.",
                 )
+                outcome = "case_on_hangup"
+            # Counted once a call (ended_at is set once), and only if this commits.
+            uow.after_commit(partial(metrics.call_ended, status, outcome))
         uow.commit()
     if status in ENDED:
         services.exchange.forget(call_sid)

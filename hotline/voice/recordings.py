@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from hotline import logs, metrics
 from hotline.jobs import context
 from hotline.jobs.queue import job_name
 from hotline.settings import Settings
 from hotline.speech.exceptions import SpeechError
 from hotline.storage.files import FileStore
 from ticketing.cases import transcripts
+
+if TYPE_CHECKING:
+    from hotline.bootstrap import Services
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +103,20 @@ def keep(ticket_number: str, data: bytes, files: FileStore) -> str:
     return key
 
 
-def transcribe_recording(ticket_id: int) -> None:
+def transcribe_recording(ticket_id: int, call_sid: str | None = None) -> None:
     """Fetch a case's recording, keep it, and attach its transcript. Unreadable audio is
-    recorded on the case and not retried; an unreachable recording raises so rq retries."""
+    recorded on the case and not retried; an unreachable recording raises so rq retries.
+    `call_sid` (absent from jobs queued before it was passed) only names the log lines."""
     services = context.current()
     with services.uow() as uow:
         recording = transcripts.recording_to_transcribe(uow, ticket_id)
     if recording is None:
         return  # no recording, or a repeated job
+    with logs.scope(case_number=recording.number, call_sid=call_sid):
+        _transcribe(services, ticket_id, recording)
+
+
+def _transcribe(services: Services, ticket_id: int, recording: transcripts.Recording) -> None:
     url, number, language = recording.url, recording.number, recording.language
     try:
         audio = fetch(url, services.settings, services.files)
@@ -112,7 +124,9 @@ def transcribe_recording(ticket_id: int) -> None:
         recognizer = services.recognizer(language)
         if recognizer is None:
             raise SpeechError(f"no speech recogniser is configured for {language}")
+        started = time.perf_counter()
         heard = recognizer.recognize(audio)
+        metrics.recognised("recording", language, time.perf_counter() - started)
     except (RecordingRefused, SpeechError) as exc:
         log.warning("case %s: recording not transcribed: %s", number, exc)
         with services.uow() as uow:

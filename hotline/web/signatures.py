@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from hotline import logs
 from hotline.web.context import app_services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +40,7 @@ def twilio_signed(view: F) -> F:
         ):
             current_app.logger.warning("refused unsigned or forged webhook to %s", request.path)
             abort(403, "invalid X-Twilio-Signature")
+        logs.bind(call_sid=request.form.get("CallSid"))  # for every line of a call's webhook
         return view(*args, **kwargs)
 
     return cast(F, checked)

@@ -11,6 +11,7 @@ on two hosts. Everything is checked in the database at the end and the figures p
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,11 +134,6 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture
 def database(database_url: str) -> Iterator[Engine]:
     if not database_url.startswith("postgresql"):
@@ -223,7 +219,10 @@ def test_the_deployed_processes_run_the_whole_case_loop(
             "HOTLINE_TICK_SECONDS": str(TICK),
             "HOTLINE_AUTO_CLOSE_DAYS": "0",
             "HOTLINE_AGENT_HOURS": "00:00-23:59",
+            "HOTLINE_LOG_FORMAT": "json",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         }
+        (tmp_path / "metrics").mkdir()
         _run(env, "db", "upgrade")
         _run(env, "demo", "load")
         _run(
@@ -247,7 +246,12 @@ def test_the_deployed_processes_run_the_whole_case_loop(
             deployment.start("sms", processes["sms"])  # a second SMS worker
             deployment.start("scheduler", processes["scheduler"])  # as on a second host
             wait_for("web /healthz", lambda: _http_ok(f"{web}/healthz"), deployment, 60)
-            wait_for("media server", lambda: _listening(media_port), deployment, 60)
+            wait_for(
+                "media /healthz",
+                lambda: _http_ok(f"http://127.0.0.1:{media_port}/healthz"),
+                deployment,
+                60,
+            )
             _exercise(env, deployment, database, twilio, web, files)
         finally:
             deployment.stop()
@@ -354,16 +358,60 @@ def _exercise(
         db, "SELECT count(*) FROM ticket_events WHERE kind = 'closed' AND actor = 'system'"
     )
     assert closed == 1
-    ticks = [log.count("hotline.jobs.scheduler: tick ") for log in deployment.logs_of("scheduler")]
+    ticks = [len(_ticks(log)) for log in deployment.logs_of("scheduler")]
     assert sorted(ticks)[:1] == [0]  # one scheduler led throughout, the other stood by
     assert max(ticks) > 0
+    moved = _metrics_moved(web)
     SUMMARY.append(
         f"deployment: {len(deployment.processes)} processes, "
         f"{time.monotonic() - started:.0f} s; {cases} cases from {len(numbers)} calls "
         f"(1 by voice through the media server); {len(outbound)} SMS, each POSTed once to "
         f"the stub Twilio; {len(fired)} escalations, each fired once, by one of 2 "
-        f"schedulers ({max(ticks)} ticks); {closed} case auto-closed"
+        f"schedulers ({max(ticks)} ticks); {closed} case auto-closed; /metrics: "
+        + ", ".join(f"{name} {value:g}" for name, value in moved.items())
     )
+
+
+def _ticks(log: str) -> list[dict[str, Any]]:
+    """The scheduler's tick lines, from its JSON log (HOTLINE_LOG_FORMAT=json)."""
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    return [
+        line
+        for line in lines
+        if line["logger"] == "hotline.jobs.scheduler" and line["message"].startswith("tick ")
+    ]
+
+
+# Each series the issue names, and the sample that must have moved by the end of the run:
+# summed over its label sets, from every process on the host (PROMETHEUS_MULTIPROC_DIR).
+SERIES = {
+    "hotline_calls_total": "calls by outcome",
+    "hotline_http_request_duration_seconds_count": "webhook latency",
+    "hotline_cases_created_total": "cases by channel and category",
+    "hotline_sms_total": "SMS by status",
+    "hotline_escalations_total": "escalations fired",
+    "hotline_sweep_ticks_total": "sweep ticks",
+    "hotline_media_streams_total": "media streams",
+    "hotline_recognition_seconds_count": "recogniser latency",
+}
+GAUGES = ("hotline_outbox_backlog", "hotline_queue_depth", "hotline_sweep_lag_seconds")
+
+
+def _metrics_moved(web: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{web}/metrics", timeout=10) as answer:  # noqa: S310
+        text_format = answer.read().decode()
+    totals: defaultdict[str, float] = defaultdict(float)
+    present = set()
+    for line in text_format.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        present.add(name)
+        totals[name] += float(line.rsplit(" ", 1)[1])
+    missing = [name for name in SERIES if totals[name] <= 0]
+    assert not missing, f"series that did not move: {missing}"
+    assert present.issuperset(GAUGES), sorted(present)
+    return {name: totals[name] for name in SERIES}
 
 
 def _script(path: Path) -> list[Any]:

@@ -1,17 +1,26 @@
 """The outbox's bookkeeping: claiming a message to send, recording what the provider
-said, retrying what failed, and moving delivery states forward only."""
+said, retrying what failed, and moving delivery states forward only.
+
+Every move of a message's state goes through `_move`, which publishes it as an
+`SmsStatusChanged` for the subscribers (the metrics count SMS by status from it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ticketing.exceptions import InvalidInput, NotFound
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
-from ticketing.unit_of_work import UnitOfWork
+from ticketing.unit_of_work import SmsStatusChanged, UnitOfWork
+
+
+def _move(uow: UnitOfWork, message: SmsMessage, status: SmsStatus) -> None:
+    """Set a message's delivery state, told to the subscribers once committed."""
+    message.status = status
+    uow.publish(SmsStatusChanged(message.id, status))
 
 
 def record_sms_status(
@@ -51,7 +60,7 @@ def record_sms_status(
         raise NotFound(f"no message {message_sid}")
     if new.rank <= message.status.rank:
         return False  # late or repeated callback: states only move forward
-    message.status = new
+    _move(uow, message, new)
     message.error = error_code or message.error
     message.updated_at = now
     uow.commit()
@@ -72,7 +81,7 @@ def claim_for_sending(uow: UnitOfWork, message_id: int, now: datetime) -> Outgoi
         raise NotFound(f"no message {message_id}")
     if message.status is not SmsStatus.QUEUED:
         return None
-    message.status = SmsStatus.SENDING
+    _move(uow, message, SmsStatus.SENDING)
     message.attempts += 1
     message.updated_at = now
     outgoing = OutgoingSms(message.id, message.to_number, message.body)
@@ -94,7 +103,7 @@ def mark_sent(
     message.provider_sid = provider_sid
     message.error = None
     if status.rank > message.status.rank:
-        message.status = status
+        _move(uow, message, status)
     message.updated_at = now
     uow.commit()
 
@@ -106,7 +115,7 @@ def mark_send_failed(
     attempts are used up. Returns the new status."""
     message = _message(uow, message_id)
     give_up = permanent or message.attempts >= MAX_SEND_ATTEMPTS
-    message.status = SmsStatus.FAILED if give_up else SmsStatus.QUEUED
+    _move(uow, message, SmsStatus.FAILED if give_up else SmsStatus.QUEUED)
     message.error = error[:300]
     message.updated_at = now
     uow.commit()
@@ -134,7 +143,7 @@ def messages_to_retry(
         )
     ).all()
     for message in stale:
-        message.status = SmsStatus.QUEUED
+        _move(uow, message, SmsStatus.QUEUED)
     uow.commit()
     return list(
         uow.session.scalars(
@@ -152,3 +161,26 @@ def newest_outbound(session: Session, to_number: str | None, limit: int) -> list
     if to_number:
         query = query.where(SmsMessage.to_number == to_number)
     return list(session.scalars(query.order_by(SmsMessage.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox: messages queued and being sent, and since when the oldest
+    queued one waits (None when none does)."""
+
+    queued: int
+    sending: int
+    oldest_queued_at: datetime | None
+
+
+def backlog(uow: UnitOfWork) -> Backlog:
+    """The outbox's backlog now, read through the (status, created_at) index; the metrics
+    read it at each scrape. Only outgoing messages are ever queued or being sent."""
+    rows = uow.session.execute(
+        select(SmsMessage.status, func.count(), func.min(SmsMessage.created_at))
+        .where(SmsMessage.status.in_((SmsStatus.QUEUED, SmsStatus.SENDING)))
+        .group_by(SmsMessage.status)
+    ).all()
+    found = {status: (int(n), oldest) for status, n, oldest in rows}
+    queued, oldest = found.get(SmsStatus.QUEUED, (0, None))
+    return Backlog(queued, found.get(SmsStatus.SENDING, (0, None))[0], oldest)

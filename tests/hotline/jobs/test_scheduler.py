@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from redis import Redis
 from sqlalchemy import func, select
 
@@ -60,6 +61,7 @@ def test_the_tick_sweeps_drains_and_auto_closes(
 def test_without_redis_every_slot_ticks_once() -> None:
     now = FakeTime()
     runs: list[TickRun] = []
+    ticks_before = _sample("hotline_sweep_ticks_total")
     scheduler = Scheduler(lambda: "done", every=60, on_tick=runs.append, now=now)
     ticked = []
     for _ in range(4):  # four passes 20 s apart: two in one minute, two in the next
@@ -68,6 +70,17 @@ def test_without_redis_every_slot_ticks_once() -> None:
     assert ticked == [True, False, True, False]
     assert [run.result for run in runs] == ["done", "done"]
     assert runs[0].lag_seconds == pytest.approx(30)  # half a minute into its slot
+    assert _sample("hotline_sweep_ticks_total") == ticks_before + 2  # /metrics sees each
+
+
+def test_a_tick_counts_the_rungs_it_fired_in_the_metrics() -> None:
+    fired_before = _sample("hotline_sweep_fired_total")
+    Scheduler(lambda: tasks.Tick(fired=3, re_enqueued=0, auto_closed=1), every=60).step()
+    assert _sample("hotline_sweep_fired_total") == fired_before + 3
+
+
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
 
 
 def test_a_failing_tick_is_logged_and_the_next_slot_still_runs(

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from hotline.app import create_app
+from hotline.bootstrap import Services
 from hotline.media.config import MediaSettings
 from hotline.media.exchange import Expectation, MemorySpeechExchange, SpeechExchange
 from hotline.media.server import MediaServerHandle
 from hotline.simulator.media_client import MediaStreamClient
+from tests.conftest import ROOT
 from tests.hotline.media.conftest import TOKEN, WAIT, eventually, redis_exchange, speech
+from tests.hotline.metrics.conftest import moved, scrape
 
 pytestmark = pytest.mark.integration
 
@@ -302,3 +315,136 @@ def test_a_stream_claiming_a_call_without_its_token_is_dropped(
             keep_speaking()
     assert exchange.wait(call, "2", 0.5) is None
     assert media_server.stats.bad_tokens == 1
+
+
+def health(handle_url: str) -> tuple[int, dict[str, Any]]:
+    """GET /healthz on the media server's port, as a load balancer would."""
+    url = handle_url.replace("ws://", "http://").replace("/twilio/media", "/healthz")
+    try:
+        answer = urllib.request.urlopen(url, timeout=10)  # noqa: S310 - loopback
+    except urllib.error.HTTPError as refused:  # a 503 is an answer too
+        answer = refused
+    with answer:
+        assert answer.headers["Content-Type"] == "application/json"
+        return int(answer.status), json.loads(answer.read())
+
+
+def test_the_health_check_counts_streams_and_says_the_models_are_loaded(
+    start_server: Callable[..., MediaServerHandle],
+) -> None:
+    handle = start_server(MediaSettings(token=TOKEN, public_url=None, max_calls=2))
+    status, body = health(handle.url())
+    assert status == 200
+    assert body == {
+        "status": "ok",
+        "active_streams": 0,
+        "max_streams": 2,
+        "recognizers_loaded": True,
+        "recognizers": {"en-US": True},
+    }
+    with (
+        MediaStreamClient(handle.url(), TOKEN) as one,
+        MediaStreamClient(handle.url(), TOKEN) as two,
+    ):
+        one.open(new_call())
+        assert eventually(lambda: health(handle.url())[1]["active_streams"] == 1)
+        assert health(handle.url())[0] == 200
+        two.open(new_call())
+        assert eventually(lambda: handle.stats.active_calls == 2)
+        status, body = health(handle.url())
+        assert (status, body["status"]) == (503, "full")  # send the next call elsewhere
+    assert eventually(lambda: health(handle.url())[0] == 200)
+
+
+def test_shutting_down_fails_the_health_check_and_refuses_new_streams(
+    media_server: MediaServerHandle, client_for: Client
+) -> None:
+    open_call = client_for(new_call())
+    assert eventually(lambda: media_server.stats.active_calls == 1)
+    media_server.server.begin_shutdown()
+    status, body = health(media_server.url())
+    assert (status, body["status"], body["active_streams"]) == (503, "shutting_down", 1)
+    url = media_server.url()
+    assert refused_status(url, MediaStreamClient(url, TOKEN).signature()) == 503
+    open_call.send_silence(0.2)  # the call already in progress carries on
+
+
+def test_streams_and_recognition_move_their_series(
+    media_server: MediaServerHandle,
+    exchange: MemorySpeechExchange,
+    client_for: Client,
+    services: Services,
+) -> None:
+    app = create_app(services=services)
+    before = scrape(app)
+    url = media_server.url()
+    assert refused_status(url, "forged") == 403
+    call = new_call()
+    exchange.expect(Expectation(call, "ask#1", "en-US", "yesno"))
+    client = client_for(call)
+    assert eventually(lambda: media_server.stats.active_calls == 1)
+    during = scrape(app)
+    client.send_wav(speech("yes_en_us"))
+    assert exchange.wait(call, "ask#1", timeout=WAIT) is not None
+    client.close()
+    assert eventually(lambda: media_server.stats.active_calls == 0)
+    after = scrape(app)
+    assert moved(before, during, "hotline_media_streams_active") == 1
+    assert moved(before, after, "hotline_media_streams_active") == 0
+    assert moved(before, after, "hotline_media_streams_total") == 1
+    assert moved(before, after, "hotline_media_streams_refused_total", reason="signature") == 1
+    labels = {"source": "stream", "language": "en-US"}
+    assert moved(before, after, "hotline_recognition_seconds_count", **labels) == 1
+
+
+# `hotline media-server`'s loop, in a process of its own so it can be sent SIGTERM.
+SERVE = """
+import sys
+from hotline.bootstrap import bootstrap
+from hotline.media.server import run_media_server
+run_media_server(bootstrap(), "127.0.0.1", int(sys.argv[1]))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_sigterm_drains_the_open_calls_then_stops(tmp_path: Path) -> None:
+    pytest.importorskip("pocketsphinx", reason="the pocketsphinx extra is not installed")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'media.sqlite3'}",
+        "HOTLINE_VAR_DIR": str(tmp_path),
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "SECRET_KEY": "x",
+    }
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env)
+    url = f"ws://127.0.0.1:{port}/twilio/media"
+    try:
+        assert eventually(lambda: _answers(url), timeout=60), "the media server did not start"
+        with MediaStreamClient(url, TOKEN, timeout=10.0) as client:
+            client.open(new_call())
+            assert eventually(lambda: health(url)[1]["active_streams"] == 1)
+            server.send_signal(signal.SIGTERM)
+            assert eventually(lambda: health(url)[0] == 503)
+            assert health(url)[1]["status"] == "shutting_down"
+            assert server.poll() is None  # waits for the call in progress
+            client.send_silence(0.2)
+        assert server.wait(timeout=30) == 0  # the last call ended: it stops
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return health(url)[0] == 200
+    except OSError:
+        return False

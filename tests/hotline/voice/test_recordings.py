@@ -4,6 +4,9 @@ recorded on the case, which carries on."""
 from __future__ import annotations
 
 import base64
+import io
+import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,13 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
+from hotline import logs
 from hotline.bootstrap import Services
 from hotline.simulator.caller import Simulator
 from hotline.voice import recordings
 from tests.conftest import AUDIO
 from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101
+from tests.hotline.metrics.conftest import moved, scrape
 from ticketing.models.cases import Ticket
 from ticketing.vocabulary.lifecycle import TicketStatus
 
@@ -54,6 +60,38 @@ def test_the_description_is_transcribed_and_kept_with_the_case(
     assert ticket.description == event.note
     kept = tmp_path / "recordings" / "cases" / f"{result.as_json()['case_number']}.wav"
     assert kept.read_bytes() == (AUDIO / "street_light_en.wav").read_bytes()
+
+
+def test_the_transcription_is_timed_and_its_log_lines_name_the_case_and_call(
+    simulator: Simulator,
+    services: Services,
+    app: Flask,
+    run_jobs: Callable[[], int],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    before = scrape(app)
+    result = simulator.call(CALLER, EN_STREET_LIGHT_IN_1101, AUDIO / "street_light_en.wav")
+    run_jobs()
+    labels = {"source": "recording", "language": "en-US"}
+    assert moved(before, scrape(app), "hotline_recognition_seconds_count", **labels) == 1
+
+    junk = tmp_path / "recordings" / "junk.wav"
+    junk.write_text("this is not audio")
+    stream = io.StringIO()
+    handler = logs.LogHandler("json", stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO):
+            _call_with_recording(simulator, junk.as_uri())
+            run_jobs()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (warning,) = [line for line in lines if "not transcribed" in line["message"]]
+    assert warning["call_sid"] == BASE["CallSid"]
+    assert warning["case_number"] != result.as_json()["case_number"]
+    assert warning["case_number"] in warning["message"]
 
 
 def test_unreadable_audio_is_noted_and_the_case_carries_on(
