@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -107,6 +107,25 @@ def _outbound(services: Services) -> dict[str, SmsMessage]:
 
 def _by_recipient(requests: list[StubRequest]) -> dict[str, StubRequest]:
     return {r.form["To"]: r for r in requests}
+
+
+def _queued_receipt(session_factory: sessionmaker[Session], now: datetime) -> int:
+    """A caller's receipt in the outbox, through no outbox hook: the row is queued but no
+    job runs until the test runs it."""
+    with UnitOfWork(session_factory) as uow:
+        message = SmsMessage(
+            direction=SmsDirection.OUTBOUND,
+            to_number=CALLER,
+            from_number="",
+            body="您的工单已受理",
+            status=SmsStatus.QUEUED,
+            purpose="caller_receipt",
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(message)
+        uow.commit()
+    return message.id
 
 
 def _status_callback(sid: str, status: str, to: str) -> dict[str, str]:
@@ -389,21 +408,7 @@ def test_running_the_send_job_twice_sends_once(
     services: Services, session_factory: sessionmaker[Session], stub: TwilioStub
 ) -> None:
     now = services.clock()
-    # No outbox hook: the row is queued but no job runs until this test runs it.
-    with UnitOfWork(session_factory) as uow:
-        message = SmsMessage(
-            direction=SmsDirection.OUTBOUND,
-            to_number=CALLER,
-            from_number="",
-            body="您的工单已受理",
-            status=SmsStatus.QUEUED,
-            purpose="caller_receipt",
-            created_at=now,
-            updated_at=now,
-        )
-        uow.session.add(message)
-        uow.commit()
-        message_id = message.id
+    message_id = _queued_receipt(session_factory, now)
 
     tasks.send_sms(message_id)
     tasks.send_sms(message_id)
@@ -497,20 +502,7 @@ def test_a_delivery_callback_that_beats_the_workers_commit_still_lands(
     """Twilio may call back before the worker has stored the SID its POST answered; the
     callback URL names our message, so the status is not lost (it stayed `sending`)."""
     now = services.clock()
-    with UnitOfWork(session_factory) as uow:
-        message = SmsMessage(
-            direction=SmsDirection.OUTBOUND,
-            to_number=CALLER,
-            from_number="",
-            body="您的工单已受理",
-            status=SmsStatus.QUEUED,
-            purpose="caller_receipt",
-            created_at=now,
-            updated_at=now,
-        )
-        uow.session.add(message)
-        uow.commit()
-        message_id = message.id
+    message_id = _queued_receipt(session_factory, now)
     with services.uow() as uow:
         outgoing = outbox.claim_for_sending(uow, message_id, now)
     assert outgoing is not None
