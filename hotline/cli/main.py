@@ -201,7 +201,7 @@ def scheduler() -> None:
     """Run the minute tick: SLA sweep, outbox drain, auto-close (needs REDIS_URL).
 
     Run one on every host if you like: a Redis lease lets exactly one of them tick, and
-    a standby takes over within half a minute of the leader's host going down.
+    a standby takes over at its first tick after the leader's 30 s lease lapses.
     """
     services = context.bind(bootstrap())
     if services.redis is None:

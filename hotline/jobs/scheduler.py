@@ -2,7 +2,7 @@
 
 `hotline scheduler` may run on every host (so losing one host loses no escalation), but
 only the holder of a Redis lease ticks. The lease is short and renewed on a thread while
-the holder lives, so a standby takes over within `LEASE_SECONDS` of the holder dying.
+the holder lives, so a standby takes over at its first slot after the holder's lease lapses.
 Each tick slot (the wall-clock minute) is also claimed with SET NX, so even the few
 seconds in which an old holder has not yet noticed its lease expired cannot tick the
 same minute twice; and the tick itself is safe to run twice (each rung fires once, each
@@ -89,7 +89,7 @@ class Scheduler:
         self.tick = tick
         self.every = every
         self.redis = redis
-        self.lease = Lease(redis, seconds=max(LEASE_SECONDS, int(every) + 5)) if redis else None
+        self.lease = Lease(redis) if redis else None  # renewed every 10 s on a thread
         self.on_tick = on_tick
         self.now = now
         self.stopping = threading.Event()
