@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, exists, literal, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.exceptions import InvalidInput, NotFound
@@ -44,18 +44,26 @@ class OutgoingSms:
 
 
 def claim_for_sending(uow: UnitOfWork, message_id: int, now: datetime) -> OutgoingSms | None:
-    """Mark a queued message as being sent; None if it was sent already (a repeated job)."""
-    message = uow.session.get(SmsMessage, message_id, with_for_update=True)
-    if message is None:
-        raise NotFound(f"no message {message_id}")
-    if message.status is not SmsStatus.QUEUED:
+    """Mark a queued message as being sent; None if it was sent already (a repeated job).
+
+    One conditional UPDATE: of two workers given the same message, the second waits on the
+    first's row lock, then finds it no longer queued, so only one of them sends it. Every
+    SMS passes here, so it is one statement rather than a locked read, an ORM load and a
+    flush.
+    """
+    claimed = uow.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.status == SmsStatus.QUEUED)
+        .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, updated_at=now)
+        .returning(SmsMessage.to_number, SmsMessage.body)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if claimed is None:
+        if not uow.session.scalar(select(exists().where(SmsMessage.id == message_id))):
+            raise NotFound(f"no message {message_id}")
         return None
-    message.status = SmsStatus.SENDING
-    message.attempts += 1
-    message.updated_at = now
-    outgoing = OutgoingSms(message.id, message.to_number, message.body)
     uow.commit()
-    return outgoing
+    return OutgoingSms(message_id, claimed.to_number, claimed.body)
 
 
 MAX_SEND_ATTEMPTS = 5
@@ -67,13 +75,25 @@ STALE_SENDING = timedelta(minutes=5)
 def mark_sent(
     uow: UnitOfWork, message_id: int, provider_sid: str | None, status: SmsStatus, now: datetime
 ) -> None:
-    """Record what the provider said when it took the message."""
-    message = _message(uow, message_id)
-    message.provider_sid = provider_sid
-    message.error = None
-    if status.rank > message.status.rank:
-        message.status = status
-    message.updated_at = now
+    """Record what the provider said when it took the message, in one UPDATE (every SMS
+    passes here); the status only moves forward, as everywhere in the outbox."""
+    behind = [s for s in SmsStatus if s.rank < status.rank]
+    recorded = uow.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id)
+        .values(
+            provider_sid=provider_sid,
+            error=None,
+            status=case(
+                (SmsMessage.status.in_(behind), literal(status, SmsMessage.status.type)),
+                else_=SmsMessage.status,
+            ),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if recorded.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"no message {message_id}")
     uow.commit()
 
 
