@@ -15,6 +15,7 @@ lock, since it uses the same database and Redis db. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import fcntl
 import logging
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from intake import (
+    BIN,
     DATABASE,
     LOCK_FILE,
     PG_URL,
@@ -39,12 +41,14 @@ from intake import (
     STUB_FROM_NUMBER,
     WEBHOOK_KEY,
     BenchError,
+    _cpu_tree_s,
     percentile,
     psql,
+    running,
     twilio_stub,
 )
 from redis.connection import AbstractConnection
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy import event, func, select
 
@@ -85,30 +89,35 @@ class Counts:
     sql_statements: int = 0
     perform_s: list[float] = field(default_factory=list)
     http_s: list[float] = field(default_factory=list)
+    # CPU time (this process) of the same: steadier than wall time on a shared machine.
+    perform_cpu: list[float] = field(default_factory=list)
+    http_cpu: list[float] = field(default_factory=list)
 
 
 class TimedSender:
     """The configured sender, timed."""
 
-    def __init__(self, inner: SmsSender, times: list[float]) -> None:
-        self._inner, self._times = inner, times
+    def __init__(self, inner: SmsSender, times: list[float], cpu: list[float]) -> None:
+        self._inner, self._times, self._cpu = inner, times, cpu
 
     def send(self, to: str, body: str) -> SendResult:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             return self._inner.send(to, body)
         finally:
             self._times.append(time.perf_counter() - start)
+            self._cpu.append(time.process_time() - cpu)
 
 
-def timed(fn: Callable[..., Any], times: list[float]) -> Callable[..., Any]:
+def timed(fn: Callable[..., Any], times: list[float], cpu: list[float]) -> Callable[..., Any]:
     @wraps(fn)
     def run(*args: Any) -> Any:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             return fn(*args)
         finally:
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - cpu_start)
 
     return run
 
@@ -176,9 +185,12 @@ def run(args: argparse.Namespace, work: Path) -> int:
         services = context.bind(bootstrap(Settings.from_env(env)))
         assert services.redis is not None
         services.redis.flushdb()
+        if args.workers:
+            return run_workers(args, services, env, work)
         counts = Counts()
-        services.sms = TimedSender(services.sms, counts.http_s)
-        tasks.send_sms = timed(tasks.send_sms, counts.perform_s)  # rq imports it by name
+        services.sms = TimedSender(services.sms, counts.http_s, counts.http_cpu)
+        # rq imports the job by name when it runs it, so it finds the timed one.
+        tasks.send_sms = timed(tasks.send_sms, counts.perform_s, counts.perform_cpu)
 
         ids = fill_outbox(services, args.jobs)
         for message_id in ids:
@@ -202,12 +214,56 @@ def run(args: argparse.Namespace, work: Path) -> int:
             if args.profile_out:
                 profile.dump_stats(args.profile_out)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        with services.uow() as uow:
-            sent = uow.session.scalar(
-                select(func.count()).where(SmsMessage.provider_sid.is_not(None))
-            )
-    report(args, counts, wall, cpu, sent or 0, profile)
+        sent = handed(services)
+    report(args, counts, wall, cpu, sent, profile)
     return 0 if sent == args.jobs else 1
+
+
+def run_workers(
+    args: argparse.Namespace, services: Services, env: dict[str, str], work: Path
+) -> int:
+    """K `hotline worker sms` processes, as deployed, empty the outbox: SMS a second."""
+    assert services.redis is not None
+    redis = services.redis
+    ids = fill_outbox(services, args.jobs)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "HOTLINE_"))}
+    proc_env = {**inherited, **env}
+    cmd = [str(BIN / "hotline"), "worker", "sms"]
+    with contextlib.ExitStack() as stack:
+        procs = [
+            stack.enter_context(running(cmd, proc_env, Path.cwd(), work / f"sms-{n}.log"))
+            for n in range(args.workers)
+        ]
+        end = time.monotonic() + 60
+        while Worker.count(queue=Queue("sms", connection=redis)) < args.workers:
+            if time.monotonic() > end or any(p.poll() is not None for p in procs):
+                raise BenchError(f"the SMS workers did not start; see {work}")
+            time.sleep(0.1)
+        cpu_before = sum(_cpu_tree_s(p.pid) for p in procs)
+        start = time.perf_counter()
+        for message_id in ids:
+            services.jobs.enqueue("sms", tasks.SEND_SMS_JOB, message_id)
+        limit = time.monotonic() + 60 + args.jobs * (args.latency_ms / 1000 + 0.1) / args.workers
+        while (sent := handed(services)) < args.jobs and time.monotonic() < limit:
+            time.sleep(0.1)
+        wall = time.perf_counter() - start
+        cpu = sum(_cpu_tree_s(p.pid) for p in procs) - cpu_before
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(
+        f"load average {load}; {args.jobs} SMS, Twilio stub answering in {args.latency_ms:.0f} ms"
+    )
+    print(f"`hotline worker sms` processes      {args.workers}")
+    print(f"sent (Twilio SID recorded)          {sent} of {args.jobs}")
+    print(f"SMS a second, all workers           {sent / wall:.1f}")
+    print(f"SMS a second, per worker            {sent / wall / args.workers:.1f}")
+    print(f"workers' CPU per SMS                {1000 * cpu / max(sent, 1):.2f} ms")
+    return 0 if sent == args.jobs else 1
+
+
+def handed(services: Services) -> int:
+    with services.uow() as uow:
+        count = uow.session.scalar(select(func.count()).where(SmsMessage.provider_sid.is_not(None)))
+    return count or 0
 
 
 def report(
@@ -233,6 +289,11 @@ def report(
     p50, p95 = percentile(counts.perform_s, 50), percentile(counts.perform_s, 95)
     print(f"send_sms p50 / p95                {1000 * p50:.2f} / {1000 * p95:.2f} ms")
     print(f"CPU per SMS (this process)        {1000 * cpu / n:.2f} ms")
+    ours_cpu = (sum(counts.perform_cpu) - sum(counts.http_cpu)) / n
+    print(f"  in send_sms                     {1000 * sum(counts.perform_cpu) / n:.2f} ms")
+    print(f"    of which the HTTP call        {1000 * sum(counts.http_cpu) / n:.2f} ms")
+    print(f"    of which our transactions     {1000 * ours_cpu:.2f} ms")
+    print(f"  in rq around the job            {1000 * (cpu - sum(counts.perform_cpu)) / n:.2f} ms")
     print(f"Redis round trips per SMS         {counts.redis_round_trips / n:.1f}")
     print(f"SQL statements per SMS            {counts.sql_statements / n:.1f}")
     if profile:
@@ -245,11 +306,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=1000, help="SMS to send (1000)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="the stub's delay (0)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run K `hotline worker sms` processes instead of one worker in this process",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the run")
     parser.add_argument("--profile-out", type=Path, help="also write the cProfile stats here")
     args = parser.parse_args(argv)
     if not 1 <= args.jobs <= 20_000:
         parser.error("--jobs must be between 1 and 20000")
+    if not 0 <= args.workers <= 32:
+        parser.error("--workers must be between 0 and 32")
     if not 0 <= args.latency_ms <= 2000:
         parser.error("--latency-ms must be between 0 and 2000")
     return args
