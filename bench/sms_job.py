@@ -222,9 +222,14 @@ def run(args: argparse.Namespace, work: Path) -> int:
 def run_workers(
     args: argparse.Namespace, services: Services, env: dict[str, str], work: Path
 ) -> int:
-    """K `hotline worker sms` processes, as deployed, empty the outbox: SMS a second."""
+    """K `hotline worker sms` processes, as deployed, empty the outbox: SMS a second.
+
+    Each worker first sends 3 SMS not counted: its first job imports twilio's REST
+    modules and opens its connections, once per process.
+    """
     assert services.redis is not None
     redis = services.redis
+    warm_up = fill_outbox(services, 3 * args.workers)
     ids = fill_outbox(services, args.jobs)
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "HOTLINE_"))}
     proc_env = {**inherited, **env}
@@ -239,12 +244,16 @@ def run_workers(
             if time.monotonic() > end or any(p.poll() is not None for p in procs):
                 raise BenchError(f"the SMS workers did not start; see {work}")
             time.sleep(0.1)
+        for message_id in warm_up:
+            services.jobs.enqueue("sms", tasks.SEND_SMS_JOB, message_id)
+        while handed(services) < len(warm_up) and time.monotonic() < end + 60:
+            time.sleep(0.1)
         cpu_before = sum(_cpu_tree_s(p.pid) for p in procs)
         start = time.perf_counter()
         for message_id in ids:
             services.jobs.enqueue("sms", tasks.SEND_SMS_JOB, message_id)
         limit = time.monotonic() + 60 + args.jobs * (args.latency_ms / 1000 + 0.1) / args.workers
-        while (sent := handed(services)) < args.jobs and time.monotonic() < limit:
+        while (sent := handed(services) - len(warm_up)) < args.jobs and time.monotonic() < limit:
             time.sleep(0.1)
         wall = time.perf_counter() - start
         cpu = sum(_cpu_tree_s(p.pid) for p in procs) - cpu_before
