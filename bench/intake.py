@@ -2,9 +2,10 @@
 
 Run from the repository root:  .venv/bin/python bench/intake.py [--calls N] [--concurrency C]
 
-It builds a fresh `hotline_bench` database with the demo city, starts gunicorn and one
-`hotline worker`, places the same calls twice (one at a time, then C in flight), times
-every webhook POST from the caller's side and prints the two runs side by side. It stops
+It builds a fresh `hotline_bench` database with the demo city, starts the Twilio stub,
+gunicorn and the workers deploy/Procfile runs (`--sms-workers` SMS workers), places the
+same calls twice (one at a time, then C in flight), times every webhook POST from the
+caller's side, watches the SMS go out, and prints the two runs side by side. It stops
 everything it started, on success, error, Ctrl-C or SIGTERM. See bench/README.md.
 """
 
