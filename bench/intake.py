@@ -2,9 +2,10 @@
 
 Run from the repository root:  .venv/bin/python bench/intake.py [--calls N] [--concurrency C]
 
-It builds a fresh `hotline_bench` database with the demo city, starts gunicorn and one
-`hotline worker`, places the same calls twice (one at a time, then C in flight), times
-every webhook POST from the caller's side and prints the two runs side by side. It stops
+It builds a fresh `hotline_bench` database with the demo city, starts the Twilio stub,
+gunicorn and the workers deploy/Procfile runs (`--sms-workers` SMS workers), places the
+same calls twice (one at a time, then C in flight), times every webhook POST from the
+caller's side, watches the SMS go out, and prints the two runs side by side. It stops
 everything it started, on success, error, Ctrl-C or SIGTERM. See bench/README.md.
 """
 
@@ -16,6 +17,7 @@ import fcntl
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -48,7 +50,23 @@ BACKENDS = (
     " WHERE datname = %s AND pid <> pg_backend_pid()"
 )
 REDIS_URL = "redis://127.0.0.1:6379/14"
-WEBHOOK_KEY = "bench-secret"  # SECRET_KEY of the bench server; signs the webhooks
+WEBHOOK_KEY = "bench-secret"  # SECRET_KEY and Twilio auth token of the bench; signs the webhooks
+STUB_ACCOUNT_SID = "AC" + "be" * 16
+STUB_FROM_NUMBER = "+8637112345"
+# Twilio's own time on a Messages create: recorded answers of api.twilio.com carry
+# Twilio-Request-Duration 0.098-0.213 s; the network to Twilio (us1) comes on top.
+TWILIO_LATENCY_MS = 150.0
+# Outbound rows still waiting for a worker: queued, or claimed and not yet answered by
+# the provider (Twilio's answer leaves a row "sending" with its SID until the callback).
+OUTBOX_SQL = (
+    "SELECT count(*), count(*) FILTER (WHERE status = 'queued' OR "
+    "(status = 'sending' AND provider_sid IS NULL)) "
+    "FROM sms_messages WHERE direction = 'outbound'"
+)
+SMS_JOB_LINE = re.compile(
+    r"completed hotline\.jobs\.tasks\.send_sms\(\d+\) job in (\d+):(\d+):([\d.]+)s"
+)
+KEPT_UP_SECONDS = 2.0  # SMS keep up if what waits at the last call is under 2 s of intake
 ACCESS_FORMAT = "%(m)s %(U)s %(s)s %(D)s"  # method, path, status, microseconds in the worker
 TARGET_P99_MS = 50.0
 # Keypad paths from the category menu to a category (ivr_flows/hotline.yaml); "9" is "other".
@@ -103,7 +121,10 @@ class Phase:
     sms: int = 0
     peak_rss_kib: int = 0
     cpu: Cpu | None = None
+    cpu_start: Cpu | None = None  # the readings at the start, for the SMS drain after it
     lock_waits: list[int] = field(default_factory=list)
+    outbox_start: Outbox | None = None
+    outbox_end: Outbox | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +136,83 @@ class Rig:
     budget: Budget
     monitor: Monitor
     access_log: Path
+    db: psycopg.Connection[tuple[int, int]]  # autocommit, for counting the outbox
     started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """The outbound SMS rows at one instant: written so far, and still waiting."""
+
+    at: float  # time.monotonic()
+    written: int
+    waiting: int
+
+    @property
+    def handed(self) -> int:
+        """Rows a worker has handed to the provider (or the log), whatever came after."""
+        return self.written - self.waiting
+
+
+def outbox_now(db: psycopg.Connection[tuple[int, int]]) -> Outbox:
+    row = db.execute(OUTBOX_SQL).fetchone()
+    written, waiting = row if row else (0, 0)
+    return Outbox(time.monotonic(), written, waiting)
+
+
+@dataclass(frozen=True)
+class Drain:
+    """The outbox sampled four times a second from the last call until nothing waits."""
+
+    samples: list[Outbox]
+
+    @property
+    def seconds(self) -> float | None:
+        """From the last call to the moment nothing waited; None if that never came."""
+        first, last = self.samples[0], self.samples[-1]
+        return last.at - first.at if last.waiting == 0 else None
+
+    def waiting_after(self, seconds: float) -> int | None:
+        """What still waited `seconds` after the last call; None if not watched that long."""
+        first = self.samples[0]
+        for sample in self.samples:
+            if sample.at - first.at >= seconds:
+                return sample.waiting
+        return 0 if self.samples[-1].waiting == 0 else None
+
+    @property
+    def rate(self) -> float:
+        """SMS handed per second while draining, with no calls coming in."""
+        first, last = self.samples[0], self.samples[-1]
+        return (last.handed - first.handed) / (last.at - first.at) if last.at > first.at else 0.0
+
+
+def drain(db: psycopg.Connection[tuple[int, int]], budget: Budget, limit_s: float) -> Drain:
+    """Watch the workers empty the outbox, for at most `limit_s` (5 s past the budget)."""
+    samples = [outbox_now(db)]
+    end = samples[0].at + min(limit_s, max(budget.left(), 5.0))
+    while samples[-1].waiting and time.monotonic() < end and not budget.abort.is_set():
+        time.sleep(0.25)
+        samples.append(outbox_now(db))
+    return Drain(samples)
+
+
+def outbox_by_status() -> dict[str, int]:
+    rows = psql(
+        "SELECT status, count(*) FROM sms_messages WHERE direction = 'outbound' "
+        "GROUP BY status ORDER BY status"
+    )
+    return {s: int(c) for s, c in (r.split("|") for r in rows.splitlines() if r)}
+
+
+def sms_job_seconds(logs: Sequence[Path]) -> list[float]:
+    """How long each send_sms job took inside rq (its "Successfully completed" lines)."""
+    found = []
+    for log in logs:
+        for match in SMS_JOB_LINE.finditer(log.read_text(errors="replace")):
+            hours, minutes, seconds = match.groups()
+            found.append(int(hours) * 3600 + int(minutes) * 60 + float(seconds))
+    return found
 
 
 class Budget:
@@ -175,7 +272,8 @@ class Cpu:
 
     busy: float
     server: float
-    worker: float
+    sms_workers: float
+    other_workers: float
     client: float
     postgres: float
 
@@ -186,12 +284,19 @@ class Cpu:
 class Monitor(threading.Thread):
     """Samples gunicorn's memory and PostgreSQL's backends (lock waits, CPU) ten times a second.
 
-    Backends that live less than a sample (the forking rq worker's) escape the CPU count.
+    Backends that live less than a sample escape the CPU count.
     """
 
-    def __init__(self, server_pid: int, worker_pid: int, every_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        server_pid: int,
+        sms_pids: Sequence[int],
+        other_pids: Sequence[int],
+        every_s: float = 0.1,
+    ) -> None:
         super().__init__(name="monitor", daemon=True)
-        self._server, self._worker = server_pid, worker_pid
+        self._server = server_pid
+        self._sms, self._others = list(sms_pids), list(other_pids)
         self._every = every_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -226,7 +331,8 @@ class Monitor(threading.Thread):
         return Cpu(
             (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"),
             server,
-            _cpu_s(self._worker),
+            sum(_cpu_tree_s(pid) for pid in self._sms),
+            sum(_cpu_tree_s(pid) for pid in self._others),
             time.process_time(),
             postgres,
         )
@@ -243,6 +349,11 @@ def _cpu_s(pid: int) -> float:
         return 0.0
     utime, stime, cutime, cstime = (int(v) for v in stat.rsplit(")", 1)[1].split()[11:15])
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_tree_s(pid: int) -> float:
+    """A process and its live children (rq's scheduler runs in a child of a worker)."""
+    return _cpu_s(pid) + sum(_cpu_s(child) for child in _children(pid))
 
 
 def _mem_gib() -> float:
@@ -352,8 +463,9 @@ def server_tree(rev: str | None, work: Path) -> tuple[Path, str]:
     return snapshot, f"{git('rev-parse', '--short', rev)} (snapshot)"
 
 
-def bench_env(port: int, var_dir: Path, tree: Path) -> dict[str, str]:
-    """The environment for every hotline process: our database, Redis db 14, no Twilio."""
+def bench_env(port: int, var_dir: Path, tree: Path, twilio_url: str | None) -> dict[str, str]:
+    """The environment for every hotline process: our database, Redis db 14, and Twilio
+    at the stub's address (or no Twilio: SMS to the log)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "HOTLINE_"))}
     # Ahead of the editable install's finder: `hotline` and `ticketing` come from tree.
     env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
@@ -366,7 +478,44 @@ def bench_env(port: int, var_dir: Path, tree: Path) -> dict[str, str]:
         HOTLINE_FILES_DIR=str(var_dir),  # one host here; it must exist (made below)
     )
     var_dir.mkdir(parents=True, exist_ok=True)
+    if twilio_url:
+        # The auth token is also the webhooks' signing key: the same as SECRET_KEY here.
+        env.update(
+            TWILIO_ACCOUNT_SID=STUB_ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=WEBHOOK_KEY,
+            TWILIO_FROM_NUMBER=STUB_FROM_NUMBER,
+            TWILIO_API_BASE_URL=twilio_url,
+        )
     return env
+
+
+@contextlib.contextmanager
+def twilio_stub(latency_ms: float | None, log: Path) -> Iterator[str | None]:
+    """tests/twilio_stub.py in a process of its own (the bench's threads would slow its
+    answers), answering every create after `latency_ms`; yields its URL, or None for the
+    log sender. It is the bench's own copy of the stub, whatever tree the server runs."""
+    if latency_ms is None:
+        yield None
+        return
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.twilio_stub",
+        f"--account-sid={STUB_ACCOUNT_SID}",
+        f"--auth-token={WEBHOOK_KEY}",
+        f"--latency-ms={latency_ms}",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with running(cmd, env, ROOT, log) as stub:
+        end = time.monotonic() + 15
+        while time.monotonic() < end and stub.poll() is None:
+            first = log.read_text().split("\n", 1)[0]
+            if first.startswith("http://"):
+                break
+            time.sleep(0.1)
+        else:
+            raise BenchError(f"the Twilio stub did not start; see {log}")
+        yield first.strip()
 
 
 @contextlib.contextmanager
@@ -466,11 +615,12 @@ def place(
 def run_phase(phase: Phase, plans: Sequence[CallPlan], rig: Rig, deadline: float) -> Phase:
     """Place the calls with `phase.concurrency` in flight and collect every figure."""
     transport = TimedTransport(rig.base_url, rig.budget, phase.think_ms)
-    sim = Simulator(transport, rig.base_url, WEBHOOK_KEY)
+    sim = Simulator(transport, rig.base_url, WEBHOOK_KEY, account_sid=STUB_ACCOUNT_SID)
     cases_before, sms_before = counts()
     log_offset = rig.access_log.stat().st_size
     rig.monitor.take()
-    cpu_before = rig.monitor.cpu()
+    cpu_before = phase.cpu_start = rig.monitor.cpu()
+    phase.outbox_start = outbox_now(rig.db)
     start = time.perf_counter()
     pool = ThreadPoolExecutor(phase.concurrency, thread_name_prefix=phase.name)
     try:
@@ -484,6 +634,7 @@ def run_phase(phase: Phase, plans: Sequence[CallPlan], rig: Rig, deadline: float
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     phase.wall_s = time.perf_counter() - start
+    phase.outbox_end = outbox_now(rig.db)
     phase.cpu = rig.monitor.cpu() - cpu_before
     phase.peak_rss_kib, phase.lock_waits = rig.monitor.take()
     phase.placed = sum(outcome != "skipped" for outcome in outcomes)
@@ -506,22 +657,6 @@ def server_times(access_log: Path, offset: int) -> dict[str, list[float]]:
             if len(parts) == 4 and parts[0] == "POST" and parts[3].isdigit():
                 times.setdefault(endpoint(parts[1]), []).append(int(parts[3]) / 1000)
     return times
-
-
-def wait_outbox_drained(budget: Budget, limit_s: float) -> dict[str, int]:
-    """Give the rq worker time to send the queued SMS; return outbound rows by status."""
-    end = time.monotonic() + min(limit_s, max(budget.left(), 5.0))
-    while True:
-        rows = psql(
-            "SELECT status, count(*) FROM sms_messages WHERE direction = 'outbound' "
-            "GROUP BY status ORDER BY status"
-        )
-        by_status = {s: int(c) for s, c in (r.split("|") for r in rows.splitlines() if r)}
-        if not by_status.get("queued") and not by_status.get("sending"):
-            return by_status
-        if time.monotonic() > end:
-            return by_status
-        time.sleep(0.5)
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -561,7 +696,7 @@ def _cpu(pick: Callable[[Cpu], float]) -> Column:
 
 
 def _other(cpu: Cpu) -> float:
-    return cpu.busy - cpu.server - cpu.worker - cpu.client - cpu.postgres
+    return cpu.busy - cpu.server - cpu.sms_workers - cpu.other_workers - cpu.client - cpu.postgres
 
 
 def _lock_waits(ph: Phase) -> str:
@@ -586,7 +721,8 @@ ROWS: list[tuple[str, Column]] = [
     ("PG backends waiting on a lock, mean/max", _lock_waits),
     ("cores busy, whole machine", _cpu(lambda c: c.busy)),
     ("  gunicorn", _cpu(lambda c: c.server)),
-    ("  rq worker (SMS jobs)", _cpu(lambda c: c.worker)),
+    ("  rq SMS workers", _cpu(lambda c: c.sms_workers)),
+    ("  rq speech and default workers", _cpu(lambda c: c.other_workers)),
     ("  bench client", _cpu(lambda c: c.client)),
     ("  PostgreSQL backends (sampled)", _cpu(lambda c: c.postgres)),
     ("  the rest (Redis, other users, ...)", _cpu(_other)),
@@ -654,6 +790,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=60.0,
         help="how long to wait, after the last call, for the worker to send the SMS (60)",
     )
+    parser.add_argument(
+        "--sms-workers",
+        type=int,
+        default=1,
+        help="`hotline worker sms` processes, as deployed (hotline-sms@1..K; default 1)",
+    )
+    parser.add_argument(
+        "--twilio-latency-ms",
+        type=float,
+        default=TWILIO_LATENCY_MS,
+        help="how long the Twilio stub takes to answer each create (default "
+        f"{TWILIO_LATENCY_MS:.0f}, Twilio's own time on recorded answers)",
+    )
+    parser.add_argument(
+        "--log-sms",
+        action="store_true",
+        help="no Twilio: SMS go to the log sender, as the embedded default does",
+    )
     parser.add_argument("--no-recording", action="store_true", help="callers stay silent")
     parser.add_argument("--no-baseline", action="store_true", help="skip the 1-in-flight run")
     parser.add_argument(
@@ -665,6 +819,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name in ("calls", "concurrency", "workers", "threads"):
         if not 1 <= getattr(args, name) <= 1000:
             parser.error(f"--{name} must be between 1 and 1000")
+    if not 1 <= args.sms_workers <= 32:
+        parser.error("--sms-workers must be between 1 and 32")
+    if not 0 <= args.twilio_latency_ms <= 10_000:
+        parser.error("--twilio-latency-ms must be between 0 and 10000")
     if not 10 <= args.max_seconds <= 3600:
         parser.error("--max-seconds must be between 10 and 3600")
     return args
@@ -689,48 +847,126 @@ def execute(args: argparse.Namespace, budget: Budget, work: Path) -> int:
     """Set up, run the phases, print; 0 if every call opened its case, else 1."""
     port = free_port()
     tree, code_name = server_tree(args.at, work)
-    env = bench_env(port, work / "var", tree)
-    print(f"machine: {os.cpu_count()} cores, {_mem_gib():.0f} GiB; server code {code_name}")
+    latency = None if args.log_sms else args.twilio_latency_ms
+    sender = (
+        "the log sender (no Twilio)"
+        if latency is None
+        else f"the real twilio client to tests/twilio_stub.py answering in {latency:.0f} ms"
+    )
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(
+        f"machine: {os.cpu_count()} cores, {_mem_gib():.0f} GiB, load average {load}; "
+        f"server code {code_name}"
+    )
     print(
         f"gunicorn: {args.workers} workers x {args.threads} threads (gthread); fresh database "
-        f"{DATABASE}, Redis {REDIS_URL}, one `hotline worker`",
+        f"{DATABASE}, Redis {REDIS_URL}; {args.sms_workers} x `hotline worker sms`, "
+        f"`hotline worker speech`, `hotline worker default`; SMS through {sender}",
         flush=True,
     )
-    fresh_database(env, tree)
-    flush_redis()
-    access_log = work / "access.log"
-    access_log.touch()
-    with (
-        running(gunicorn_cmd(args, port, access_log), env, tree, work / "gunicorn.log") as server,
-        running([str(BIN / "hotline"), "worker"], env, tree, work / "worker.log") as worker,
-    ):
+    hotline = str(BIN / "hotline")
+    sms_logs = [work / f"sms-worker-{n}.log" for n in range(1, args.sms_workers + 1)]
+    stub_log = work / "twilio_stub.log"
+    with contextlib.ExitStack() as stack:
+        # Entered first, so it stops last: a worker stopping finishes its send.
+        twilio_url = stack.enter_context(twilio_stub(latency, stub_log))
+        env = bench_env(port, work / "var", tree, twilio_url)
+        fresh_database(env, tree)
+        flush_redis()
+        access_log = work / "access.log"
+        access_log.touch()
+        gunicorn = gunicorn_cmd(args, port, access_log)
+        server = stack.enter_context(running(gunicorn, env, tree, work / "gunicorn.log"))
+        sms_workers = [
+            stack.enter_context(running([hotline, "worker", "sms"], env, tree, log))
+            for log in sms_logs
+        ]
+        others = [
+            stack.enter_context(running([hotline, "worker", q], env, tree, work / f"{q}.log"))
+            for q in ("speech", "default")
+        ]
         base_url = f"http://127.0.0.1:{port}"
-        wait_healthy(base_url, {"gunicorn": server, "hotline worker": worker}, budget)
-        monitor = Monitor(server.pid, worker.pid)
+        procs = {"gunicorn": server, **{f"worker {p.pid}": p for p in sms_workers + others}}
+        wait_healthy(base_url, procs, budget)
+        db = stack.enter_context(psycopg.connect(PG_URL + DATABASE, autocommit=True))
+        monitor = Monitor(server.pid, [p.pid for p in sms_workers], [p.pid for p in others])
         monitor.start()
         try:
             recording = None if args.no_recording else RECORDING
-            rig = Rig(base_url, recording, budget, monitor, access_log)
+            rig = Rig(base_url, recording, budget, monitor, access_log, db)
             phases = run_phases(args, rig)
+            drained = drain(db, budget, args.drain_seconds)
+            loaded = phases[-1]
+            assert loaded.cpu_start is not None
+            sms_cpu = monitor.cpu() - loaded.cpu_start
         finally:
             monitor.stop()
         worst = max((_status_kib(pid, "VmHWM") for pid in _children(server.pid)), default=0)
-        drain_start = time.monotonic()
-        outbox = wait_outbox_drained(budget, args.drain_seconds)
-        drain_s = time.monotonic() - drain_start
-        handled = sum(n for status, n in outbox.items() if status not in ("queued", "sending"))
-        sms_rate = handled / (time.monotonic() - rig.started)
+        sms_hwm = max(_status_kib(p.pid, "VmHWM") for p in sms_workers)
+        by_status = outbox_by_status()
     print(f"\n{report(phases)}\n")
     print(f"largest gunicorn worker peak RSS (VmHWM): {worst / 1024:.0f} MiB")
-    print(f"outbound SMS by status, {drain_s:.1f} s after the last call: {outbox}")
-    print(f"rq worker: {sms_rate:.1f} SMS handled a second on average since the first call")
+    print(f"outbound SMS by status at the end: {by_status}")
+    print(sms_report(loaded, drained, sms_cpu, sms_job_seconds(sms_logs), args.sms_workers))
+    if latency is not None:
+        lines = stub_log.read_text().strip().splitlines()
+        print(f"Twilio stub: {lines[-1] if len(lines) > 1 else 'no summary; see its log'}")
+    print(sms_hwm and f"largest SMS worker peak RSS (VmHWM): {sms_hwm / 1024:.0f} MiB")
     print(verdict(phases[-1]))
     broken = any(ph.errors or ph.cases != ph.placed for ph in phases)
     return 1 if broken else 0
 
 
+def sms_report(loaded: Phase, drained: Drain, cpu: Cpu, job_s: list[float], workers: int) -> str:
+    """Whether the SMS workers kept up with the loaded phase's intake, and at what cost."""
+    start, end = loaded.outbox_start, loaded.outbox_end
+    if start is None or end is None or not loaded.wall_s:
+        return "SMS: not measured"
+    written, handed = end.written - start.written, end.handed - start.handed
+    created_rate = written / loaded.wall_s
+    after_30 = drained.waiting_after(30)
+    left = drained.samples[-1]
+    watched = left.at - drained.samples[0].at
+    done = drained.seconds
+    total = left.handed - start.handed
+    intake_s = end.waiting / created_rate if created_rate else 0.0
+    kept_up = intake_s <= KEPT_UP_SECONDS
+    lines = [
+        f"SMS ({workers} x `hotline worker sms`):",
+        f"  written to the outbox during the loaded run  {written} = {created_rate:.1f}/s",
+        f"  handed to the sender during the loaded run   {handed} = {handed / loaded.wall_s:.1f}/s",
+        f"  waiting at the last call                     {end.waiting} "
+        f"({intake_s:.1f} s of intake)",
+        "  waiting 30 s after the last call             "
+        + ("not watched that long" if after_30 is None else str(after_30)),
+        "  drained                                      "
+        + (
+            f"{done:.1f} s after the last call"
+            if done is not None
+            else f"not within {watched:.0f} s: {left.waiting} left"
+        ),
+        "  drain rate with no calls coming in           "
+        + (
+            f"{drained.rate:.1f}/s ({drained.rate / workers:.1f} a worker)"
+            if end.waiting > workers
+            else "- (nothing to drain)"
+        ),
+        "  SMS workers' CPU per SMS handed              "
+        + (f"{1000 * cpu.sms_workers / total:.1f} ms" if total else "-"),
+        f"  send_sms inside rq (perform), p50 / p95      "
+        f"{1000 * percentile(job_s, 50):.1f} / {1000 * percentile(job_s, 95):.1f} ms "
+        f"({len(job_s)} jobs)",
+        f"SMS keep up with intake (at most {KEPT_UP_SECONDS:.0f} s of intake waiting at the last "
+        f"call): {'MET' if kept_up else 'NOT MET'}",
+    ]
+    return "\n".join(lines)
+
+
 def run_phases(args: argparse.Namespace, rig: Rig) -> list[Phase]:
-    """A short warm-up, the 1-in-flight baseline (at most a third of the time left), the load."""
+    """A short warm-up, the 1-in-flight baseline (at most a third of the time left), the load.
+
+    The outbox is drained before the load, so its SMS figures start from nothing waiting.
+    """
     plans = make_plans(args.calls, args.seed)
     warm_up = make_plans(4 * args.workers, args.seed + 1)
     run_phase(Phase("warm-up", 2, 0), warm_up, rig, rig.budget.deadline)
@@ -739,6 +975,9 @@ def run_phases(args: argparse.Namespace, rig: Rig) -> list[Phase]:
         print(f"baseline: {len(plans)} calls, 1 in flight", flush=True)
         deadline = time.monotonic() + rig.budget.left() / 3
         phases.append(run_phase(Phase("baseline", 1, 0), plans, rig, deadline))
+    before = drain(rig.db, rig.budget, args.drain_seconds)
+    if before.seconds is None:
+        print(f"warning: {before.samples[-1].waiting} SMS still waiting before the load")
     print(f"loaded: {len(plans)} calls, {args.concurrency} in flight", flush=True)
     loaded = Phase("loaded", args.concurrency, args.think_ms)
     phases.append(run_phase(loaded, plans, rig, rig.budget.deadline))

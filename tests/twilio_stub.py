@@ -9,18 +9,27 @@ fixture:
 
     with TwilioStub(account_sid, auth_token) as stub:
         client = twilio_client(account_sid, auth_token, stub.base_url)
+
+It speaks HTTP/1.1 with keep-alive, as api.twilio.com does, and can answer after a fixed
+delay (`latency_s`) standing in for Twilio's own time on a create. Benchmarks run it as a
+process of its own: `python -m tests.twilio_stub --latency-ms 150` prints its base URL.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import json
 import re
+import signal
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -55,6 +64,7 @@ class StubRequest:
     auth: tuple[str, str] | None
     status: int
     sid: str | None  # the message SID answered, None when the request was refused
+    client_port: int = 0  # the client's TCP port: requests on one kept-alive connection share it
 
 
 @dataclass(frozen=True)
@@ -97,14 +107,22 @@ def _basic_auth(header: str | None) -> tuple[str, str] | None:
 class _Handler(BaseHTTPRequestHandler):
     server: _StubServer
     server_version = "TwilioStub/1.0"
+    # Twilio keeps connections alive; every answer carries its Content-Length.
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY the body would wait for
+    # the client's delayed ACK (40 ms) on every request after a connection's first.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
-        self._answer(*self.server.stub.handle("POST", self.path, form, self._auth()))
+        self._answer(*self.server.stub.handle("POST", self.path, form, self._auth(), self._port()))
 
     def do_GET(self) -> None:
-        self._answer(*self.server.stub.handle("GET", self.path, {}, self._auth()))
+        self._answer(*self.server.stub.handle("GET", self.path, {}, self._auth(), self._port()))
+
+    def _port(self) -> int:
+        return int(self.client_address[1])
 
     def _auth(self) -> tuple[str, str] | None:
         return _basic_auth(self.headers.get("Authorization"))
@@ -134,9 +152,13 @@ class _StubServer(ThreadingHTTPServer):
 class TwilioStub:
     """Twilio's Messages API for one account, on a free port of 127.0.0.1, in a thread."""
 
-    def __init__(self, account_sid: str, auth_token: str, *, delivers: bool = False) -> None:
+    def __init__(
+        self, account_sid: str, auth_token: str, latency_s: float = 0.0, *, delivers: bool = False
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        # How long each answer takes, outside the lock: concurrent requests overlap.
+        self.latency_s = latency_s
         # As Twilio does once a carrier takes the message: POST `sent`, then `delivered`,
         # signed, to the message's StatusCallback (for tests of the deployed processes).
         self.delivers = delivers
@@ -222,13 +244,20 @@ class TwilioStub:
     # Serving (called on the server's threads)
 
     def handle(
-        self, method: str, path: str, form: dict[str, str], auth: tuple[str, str] | None
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str],
+        auth: tuple[str, str] | None,
+        client_port: int = 0,
     ) -> tuple[int, dict[str, Any]]:
         """Answer one request and record it: the (status, JSON body) Twilio would send."""
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self._lock:
             status, payload = self._answer(method, path, form, auth)
             sid = payload.get("sid") if status == 201 else None
-            self._requests.append(StubRequest(method, path, form, auth, status, sid))
+            self._requests.append(StubRequest(method, path, form, auth, status, sid, client_port))
         if sid and self.delivers and form.get("StatusCallback"):
             threading.Thread(target=self._deliver, args=(form, sid), daemon=True).start()
         return status, payload
@@ -325,3 +354,29 @@ class TwilioStub:
             "to": form.get("To"),
             "uri": f"{uri}.json",
         }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGTERM or SIGINT; print the base URL, then one summary line at exit."""
+    parser = argparse.ArgumentParser(description="Twilio's Messages API on 127.0.0.1")
+    parser.add_argument("--account-sid", default="AC" + "0" * 32)
+    parser.add_argument("--auth-token", default="stub-token")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of every answer")
+    args = parser.parse_args(argv)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    with TwilioStub(args.account_sid, args.auth_token, args.latency_ms / 1000) as stub:
+        print(stub.base_url, flush=True)
+        stopping.wait()
+        requests = stub.requests
+    connections = len({r.client_port for r in requests})
+    sent = [r for r in requests if r.sid is not None]
+    parts = sum(segments(r.form.get("Body", "")) for r in sent)
+    summary = f"{len(requests)} requests, {len(sent)} messages ({parts} segments)"
+    print(f"{summary}, {connections} connections")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

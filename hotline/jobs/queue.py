@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 # of CPU) or an administrator's recompute (minutes); a worker given several takes them in
 # this order. The minute tick runs on no queue: `hotline scheduler` runs it itself.
 QUEUE_NAMES = ("sms", "speech", "default")
+# How long rq keeps a finished job and its result (None: rq's 500 s; failed jobs are kept
+# by failure_ttl either way). A sent SMS is recorded in the outbox, so a minute is enough
+# to look at one just finished: at 50 SMS a second rq keeps 3,000 jobs, not 25,000. Not 0:
+# rq 3.0 then reads each job back before deleting it, 7 more Redis round trips a job
+# (bench/sms_job.py).
+RESULT_TTL: dict[str, int | None] = {"sms": 60, "speech": None, "default": None}
 # Every job by the name it is enqueued under, as job_name registered it.
 JOBS: dict[str, Callable[..., object]] = {}
 
@@ -77,7 +83,11 @@ class RqJobQueue:
 
     def enqueue(self, queue: str, func: str, *args: Any) -> None:
         self._queues[queue].enqueue(
-            func, *args, retry=Retry(max=3, interval=[10, 60, 300]), failure_ttl=7 * 86400
+            func,
+            *args,
+            retry=Retry(max=3, interval=[10, 60, 300]),
+            failure_ttl=7 * 86400,
+            result_ttl=RESULT_TTL[queue],
         )
 
     def queue(self, name: str) -> Queue:

@@ -75,9 +75,18 @@ class TwilioSmsSender:
 
 
 def twilio_client(account_sid: str, auth_token: str, api_base_url: str | None) -> Client:
-    """A real twilio Client, optionally pointed at another API host (a test stub, a relay)."""
+    """A real twilio Client, optionally pointed at another API host (a test stub, a relay).
+
+    Its HTTP client keeps one requests Session, so a worker's messages share a kept-alive
+    connection (and TLS session) to Twilio: tests/hotline/telephony/test_sms.py pins it.
+    """
     # twilio's default HTTP client waits forever; a stalled API must not stall a worker.
-    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=10))
+    # It logs 11 INFO lines a request (URL with the account SID, every header, the
+    # answer's headers): three times what rq says of the job, for every SMS.
+    http_log = logging.getLogger(f"{__name__}.twilio_http")
+    http_log.setLevel(logging.WARNING)
+    http_client = TwilioHttpClient(timeout=10, logger=http_log)
+    client = Client(account_sid, auth_token, http_client=http_client)
     if api_base_url:
         # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite our host too.
         client.edge = client.region = None

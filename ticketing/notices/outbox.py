@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.exceptions import InvalidInput, NotFound
@@ -75,18 +75,27 @@ class OutgoingSms:
 
 
 def claim_for_sending(uow: UnitOfWork, message_id: int, now: datetime) -> OutgoingSms | None:
-    """Mark a queued message as being sent; None if it was sent already (a repeated job)."""
-    message = uow.session.get(SmsMessage, message_id, with_for_update=True)
-    if message is None:
-        raise NotFound(f"no message {message_id}")
-    if message.status is not SmsStatus.QUEUED:
+    """Mark a queued message as being sent; None if it was sent already (a repeated job).
+
+    One conditional UPDATE: of two workers given the same message, the second waits on the
+    first's row lock, then finds it no longer queued, so only one of them sends it. Every
+    SMS passes here, so it is one statement rather than a locked read, an ORM load and a
+    flush.
+    """
+    claimed = uow.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.status == SmsStatus.QUEUED)
+        .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, updated_at=now)
+        .returning(SmsMessage.to_number, SmsMessage.body)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if claimed is None:
+        if not uow.session.scalar(select(exists().where(SmsMessage.id == message_id))):
+            raise NotFound(f"no message {message_id}")
         return None
-    _move(uow, message, SmsStatus.SENDING)
-    message.attempts += 1
-    message.updated_at = now
-    outgoing = OutgoingSms(message.id, message.to_number, message.body)
+    uow.publish(SmsStatusChanged(message_id, SmsStatus.SENDING))
     uow.commit()
-    return outgoing
+    return OutgoingSms(message_id, claimed.to_number, claimed.body)
 
 
 MAX_SEND_ATTEMPTS = 5
@@ -98,13 +107,31 @@ STALE_SENDING = timedelta(minutes=5)
 def mark_sent(
     uow: UnitOfWork, message_id: int, provider_sid: str | None, status: SmsStatus, now: datetime
 ) -> None:
-    """Record what the provider said when it took the message."""
-    message = _message(uow, message_id)
-    message.provider_sid = provider_sid
-    message.error = None
-    if status.rank > message.status.rank:
-        _move(uow, message, status)
-    message.updated_at = now
+    """Record what the provider said when it took the message, in one UPDATE (every SMS
+    passes here): the status moves forward only, as everywhere in the outbox, and a move
+    is told to the subscribers. A second UPDATE stores the SID alone when the status stays
+    (the usual "in flight" answer, which the claim recorded, or a callback got ahead).
+    """
+    found = SmsMessage.id == message_id
+    said = {"provider_sid": provider_sid, "error": None, "updated_at": now}
+    if status.rank > SmsStatus.SENDING.rank:
+        behind = [s for s in SmsStatus if s.rank < status.rank]
+        moved = uow.session.execute(
+            update(SmsMessage)
+            .where(found, SmsMessage.status.in_(behind))
+            .values(status=status, **said)
+            .returning(SmsMessage.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if moved is not None:
+            uow.publish(SmsStatusChanged(message_id, status))
+            uow.commit()
+            return
+    recorded = uow.session.execute(
+        update(SmsMessage).where(found).values(**said).execution_options(synchronize_session=False)
+    )
+    if recorded.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"no message {message_id}")
     uow.commit()
 
 

@@ -7,10 +7,15 @@ when REDIS_URL is set, on rq.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -25,7 +30,7 @@ from hotline.app import create_app
 from hotline.bootstrap import Services, bootstrap
 from hotline.exceptions import SmsRejected
 from hotline.jobs import context, tasks
-from hotline.jobs.queue import InProcessJobQueue, JobQueue, RqJobQueue
+from hotline.jobs.queue import RESULT_TTL, InProcessJobQueue, JobQueue, RqJobQueue
 from hotline.settings import Settings
 from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.telephony.sms import SendResult, TwilioSmsSender, twilio_client
@@ -524,3 +529,87 @@ def test_a_delivery_callback_that_beats_the_workers_commit_still_lands(
         "POST", "/twilio/sms/status?ref=x", _status_callback("SMx", "sent", CALLER)
     )
     assert answer.status == 400
+
+
+# What every SMS costs the worker
+
+
+def test_a_senders_messages_share_one_kept_alive_connection(
+    stub: TwilioStub, sender: TwilioSmsSender
+) -> None:
+    for _ in range(3):
+        sender.send(CALLER, "hello")
+    ports = {request.client_port for request in stub.requests}
+    assert len(stub.requests) == 3
+    assert len(ports) == 1  # no new TCP (and, to api.twilio.com, TLS) handshake per SMS
+
+
+def test_sending_writes_no_line_per_request_to_the_log(
+    sender: TwilioSmsSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    sender.send(CALLER, "hello")
+    twilio_lines = [r for r in caplog.records if "twilio_http" in r.name or "twilio" in r.name]
+    assert twilio_lines == []
+
+
+def test_the_stub_answers_after_its_latency() -> None:
+    with TwilioStub(ACCOUNT_SID, AUTH_TOKEN, latency_s=0.2) as slow:
+        client = twilio_client(ACCOUNT_SID, AUTH_TOKEN, slow.base_url)
+        start = time.perf_counter()
+        client.messages.create(to=CALLER, from_=FROM_NUMBER, body="hi")
+        assert time.perf_counter() - start >= 0.2
+
+
+def test_the_stub_runs_as_a_process_of_its_own() -> None:
+    """As bench/intake.py runs it: the URL first, a summary on SIGTERM."""
+    root = Path(__file__).resolve().parents[3]
+    args = [f"--account-sid={ACCOUNT_SID}", f"--auth-token={AUTH_TOKEN}", "--latency-ms=1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.twilio_stub", *args],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        client = twilio_client(ACCOUNT_SID, AUTH_TOKEN, url)
+        client.messages.create(to=CALLER, from_=FROM_NUMBER, body="您的工单已受理")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert out.strip() == "1 requests, 1 messages (1 segments), 1 connections"
+
+
+@needs_redis
+@pytest.mark.redis
+def test_rq_keeps_a_sent_sms_job_a_minute_and_a_failed_one_a_week(
+    simulator: Simulator, services: Services, run_jobs: Callable[[], int], stub: TwilioStub
+) -> None:
+    assert isinstance(services.jobs, RqJobQueue)
+    redis = services.jobs.redis
+    stub.fail_next(1, status=500)  # the first send fails and is retried
+    simulator.call(CALLER, EN_STREET_LIGHT_IN_1101)
+    queue = services.jobs.queue("sms")
+    ids = queue.get_job_ids()
+    assert len(ids) == 2
+
+    run_jobs()
+
+    by_status = {
+        job_id: Job.fetch(job_id, connection=redis, serializer=JSONSerializer).get_status()
+        for job_id in ids
+    }
+    [finished] = [i for i, s in by_status.items() if s == JobStatus.FINISHED]
+    [retried] = [i for i, s in by_status.items() if s == JobStatus.SCHEDULED]
+    assert RESULT_TTL["sms"] == 60
+    assert 0 < redis.ttl(f"rq:job:{finished}") <= 60
+    assert redis.ttl(f"rq:job:{retried}") == -1  # waiting for its retry: kept
+    assert RESULT_TTL["speech"] is None  # rq's default for the others
