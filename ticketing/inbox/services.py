@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ticketing.cases import closure, repository
@@ -97,9 +98,7 @@ def handle_inbound_sms(uow: UnitOfWork, sms: InboundSms, now: datetime) -> str:
     """Apply a member's command or a resident's rating and return the reply text; the
     same reply on a retry."""
     session = uow.session
-    seen = session.scalars(
-        select(SmsMessage).where(SmsMessage.provider_sid == sms.message_sid)
-    ).one_or_none()
+    seen = _seen(session, sms.message_sid)
     if seen is not None:
         return seen.reply or ""
     record = SmsMessage(
@@ -113,7 +112,14 @@ def handle_inbound_sms(uow: UnitOfWork, sms: InboundSms, now: datetime) -> str:
         created_at=now,
         updated_at=now,
     )
-    session.add(record)
+    try:
+        # The row first, in a savepoint: a concurrent retry of the same message waits here
+        # on the first one's uncommitted row, then meets its SID, and answers as it did.
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        seen = _seen(session, sms.message_sid)
+        return (seen.reply or "") if seen is not None else ""
     phone = try_e164(sms.from_number)
     staff = repository.staff_by_phone(session, phone) if phone else None
     answer = _answer(uow, phone, staff, sms.body, now)
@@ -125,6 +131,13 @@ def handle_inbound_sms(uow: UnitOfWork, sms: InboundSms, now: datetime) -> str:
         log.warning("refused SMS %s from %s: %s", sms.message_sid, sms.from_number, answer.purpose)
     uow.commit()
     return answer.text
+
+
+def _seen(session: Session, message_sid: str) -> SmsMessage | None:
+    """The message as first received, if this one is Twilio's retry of it."""
+    return session.scalars(
+        select(SmsMessage).where(SmsMessage.provider_sid == message_sid)
+    ).one_or_none()
 
 
 def _answer(
