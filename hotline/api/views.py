@@ -13,6 +13,7 @@ from flask import Blueprint
 from sqlalchemy import text
 
 from hotline.web.context import app_services
+from hotline.web.readiness import readiness
 from hotline.web.signatures import twilio_signed
 from ticketing.cases import intake
 
@@ -25,6 +26,18 @@ def health() -> dict[str, Any]:
     with services.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def ready() -> tuple[dict[str, Any], int]:
+    """200 when every dependency is ready, else 503; each check says what it found."""
+    checks = readiness(app_services())
+    ok = all(check.ok for check in checks.values())
+    body = {
+        "status": "ready" if ok else "not_ready",
+        "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
+    }
+    return body, 200 if ok else 503
 
 
 @bp.get("/api/cases/<number>")

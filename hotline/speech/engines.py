@@ -90,6 +90,30 @@ class Recognizers:
         self.loaded: dict[str, SpeechRecognizer] = {}
         self._lock = threading.Lock()
 
+    def missing(self) -> dict[str, str]:
+        """Each configured language whose model cannot be found, with why, without loading
+        any (a readiness probe must not pull gigabytes into the web process)."""
+        found: dict[str, str] = {}
+        try:
+            choices = parse_config(self._config)
+        except SpeechError as exc:
+            return {"*": str(exc)}
+        for choice in choices:
+            if choice.language in self.loaded:
+                continue
+            spec = choice.model
+            if spec is None and (choice.engine or default_engine(choice.language)) == "vosk":
+                spec = DEFAULT_VOSK_MODELS.get(base_language(choice.language))
+                if spec is None:
+                    found[choice.language] = f"no Vosk model configured for {choice.language}"
+                    continue
+            if spec is not None:
+                try:
+                    find_model(spec)
+                except SpeechError as exc:
+                    found[choice.language] = str(exc)
+        return found
+
     def get(self, language: str) -> SpeechRecognizer | None:
         """The language's recogniser; None when it has none. A configured model that is
         missing raises here."""

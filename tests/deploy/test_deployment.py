@@ -245,7 +245,7 @@ def test_the_deployed_processes_run_the_whole_case_loop(
                 deployment.start(name, command)
             deployment.start("sms", processes["sms"])  # a second SMS worker
             deployment.start("scheduler", processes["scheduler"])  # as on a second host
-            wait_for("web /healthz", lambda: _http_ok(f"{web}/healthz"), deployment, 60)
+            wait_for("web /readyz", lambda: _http_ok(f"{web}/readyz"), deployment, 60)
             wait_for(
                 "media /healthz",
                 lambda: _http_ok(f"http://127.0.0.1:{media_port}/healthz"),
