@@ -65,7 +65,15 @@ def _handle_step(services: Services, request: CallRequest) -> str:
             stored = states.reply(uow, request.call_sid, request.step)
             if stored is not None:
                 return stored
-            saved = _saved(uow, states, _call(uow, request.call_sid, lock=False), request)
+            try:
+                saved = _saved(uow, states, _call(uow, request.call_sid, lock=False), request)
+            except InvalidInput:
+                # A retry racing its original: the original settled between our two reads
+                # and its answer is kept now. Twilio gets that, not a 400.
+                stored = states.reply(uow, request.call_sid, request.step)
+                if stored is None:
+                    raise
+                return stored
         # The case this call opened or named, for the log lines of this step.
         logs.bind(case_number=saved["flow"].get("vars", {}).get("case_number"))
         event = event_for(services, flow, engine.State.from_dict(saved["flow"]), request)

@@ -13,6 +13,7 @@ from hotline.bootstrap import Services
 from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.voice.state import RedisCallStates
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN
+from ticketing.unit_of_work import UnitOfWork
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
@@ -72,3 +73,29 @@ def test_a_step_whose_answer_was_never_kept_runs_again_on_the_retry(
     assert "To report a problem, say report or press 1." in retried
     reported = simulator.post("/twilio/voice/step/3", {**base, "Digits": "1"}).body
     assert "In a few words, what is the problem?" in reported
+
+
+def test_a_retry_that_reads_between_the_originals_commit_and_its_answer_replays_it(
+    services: Services, redis_states: RedisCallStates
+) -> None:
+    """Twilio retries a step while the original is in flight: the retry looked for a kept
+    answer (none yet), the original then settled, and the retry found the call a step on
+    and answered 400 "step 2 is out of order" (10 in 180 in the issue's probe)."""
+    app = create_app(services=services)
+    simulator = Simulator(FlaskTransport(app), PUBLIC_BASE_URL, TEST_TOKEN)
+    base = {"CallSid": "CA" + "9" * 32, "From": "+8613812345678", "To": "+8637112345"}
+    simulator.post("/twilio/voice/incoming", base)
+    reply = redis_states.reply
+    originals: list[str] = []
+
+    def original_settles_meanwhile(uow: UnitOfWork, call_sid: str, step: int) -> str | None:
+        if step == 2 and not originals:
+            originals.append("")  # the retry's first look: nothing kept yet...
+            originals[0] = simulator.post("/twilio/voice/step/2", {**base, "Digits": "2"}).body
+            return None  # ...as it was when the retry looked
+        return reply(uow, call_sid, step)
+
+    redis_states.reply = original_settles_meanwhile  # type: ignore[method-assign]
+    retried = simulator.send("POST", "/twilio/voice/step/2", {**base, "Digits": "2"})
+    assert retried.status == 200, retried.body
+    assert retried.body == originals[0]
