@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from redis import Redis
@@ -91,7 +92,14 @@ def test_a_retry_that_reads_between_the_originals_commit_and_its_answer_replays_
     def original_settles_meanwhile(uow: UnitOfWork, call_sid: str, step: int) -> str | None:
         if step == 2 and not originals:
             originals.append("")  # the retry's first look: nothing kept yet...
-            originals[0] = simulator.post("/twilio/voice/step/2", {**base, "Digits": "2"}).body
+            # The original runs to the end meanwhile, as another request would: on a thread
+            # of its own (its own log context), while this one waits.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                originals[0] = (
+                    pool.submit(simulator.post, "/twilio/voice/step/2", {**base, "Digits": "2"})
+                    .result(timeout=30)
+                    .body
+                )
             return None  # ...as it was when the retry looked
         return reply(uow, call_sid, step)
 
