@@ -39,8 +39,8 @@ from tests.twilio_stub import TwilioStub
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.redis]
 
 BIN = Path(sys.executable).parent
-DATABASE = "hotline_deploy"
-REDIS_DB = 10  # apart from the suite's own (REDIS_URL) and the benches'
+# Its own database and its own Redis server, so two runs on one machine never meet.
+DATABASE = f"hotline_deploy_{os.getpid()}"
 ACCOUNT, TOKEN, FROM = "AC" + "d" * 32, "deploy-auth-token", "+8637112345"
 CALLERS = [f"+86138123400{n:02d}" for n in range(8)]
 MEMBER_1101 = "+8613903710001"
@@ -152,15 +152,47 @@ def database(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def redis_for_deploy(redis_url: str | None) -> str:
+def redis_for_deploy(redis_url: str | None, tmp_path: Path) -> Iterator[str]:
+    """A private redis-server on a free loopback port, stopped after the test."""
     if redis_url is None:
         pytest.skip("the deployed form runs on Redis: set REDIS_URL")
-    url = make_url(redis_url.replace("redis://", "redis+x://")).set(database=str(REDIS_DB))
-    plain = str(url).replace("redis+x://", "redis://")
-    from redis import Redis
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        from redis import Redis
+        from redis.exceptions import RedisError
 
-    Redis.from_url(plain).flushdb()
-    return plain
+        client = Redis.from_url(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except RedisError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _run(env: dict[str, str], *args: str) -> str:
