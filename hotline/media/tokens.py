@@ -50,7 +50,7 @@ def check_token(key: str, call_sid: str, token: str, now: float) -> int | None:
     """The whole seconds `token` is still good for `call_sid`, or None when it is not that
     call's, is malformed or has expired."""
     expires, dot, mac = token.partition(".")
-    if not dot or not expires.isdigit() or len(expires) > 12:
+    if not dot or not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
         return None
     expires_at = int(expires)
     if not hmac.compare_digest(_mac(key, call_sid, expires_at).encode(), mac.encode()):
