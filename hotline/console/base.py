@@ -2,9 +2,11 @@
 
 Other console modules build their blueprint with `console_blueprint`, guard each view with
 `require_role`, read the user with `current_user()` and sign events with `actor()`. The
-logged-in user is kept in Flask's signed session cookie as an id plus a fingerprint of the
-password hash, and re-read from the database once a request, so a disabled account or a
-changed password takes effect on the next click.
+logged-in user is kept in Flask's signed session cookie as an id, a fingerprint of the
+password hash and the account's session generation, and re-read from the database once a
+request, so a disabled account or a changed password takes effect on the next click. The
+cookie alone cannot be revoked, so logging out raises the generation on the server
+(`accounts.end_sessions`): a copy of the cookie taken before is refused after.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.web.context import EXTENSION, app_services
 from ticketing.models.accounts import User, UserRole
-from ticketing.people.accounts import logged_in_user, session_fingerprint
+from ticketing.people.accounts import end_sessions, logged_in_user, session_fingerprint
 from ticketing.vocabulary.events import Actor
 
 P = ParamSpec("P")
@@ -181,11 +183,17 @@ def log_in(user: User) -> None:
     cookie.permanent = True
     cookie["user_id"] = user.id
     cookie["fp"] = session_fingerprint(user)
+    cookie["gen"] = user.session_generation
     csrf_token()
 
 
 def log_out() -> None:
-    """Forget the session entirely."""
+    """End the session on the server (every cookie of this account stops working) and
+    forget it in the browser."""
+    user_id = cookie.get("user_id")
+    if isinstance(user_id, int) and find_current_user() is not None:
+        with app_services().uow() as uow:
+            end_sessions(uow, user_id)
     cookie.clear()
     g.pop("console_user", None)
 
@@ -197,9 +205,10 @@ def find_current_user() -> User | None:
         return cached
     user: User | None = None
     user_id = cookie.get("user_id")
-    if isinstance(user_id, int):
+    generation = cookie.get("gen")
+    if isinstance(user_id, int) and isinstance(generation, int):
         with app_services().uow() as uow:
-            user = logged_in_user(uow.session, user_id, str(cookie.get("fp", "")))
+            user = logged_in_user(uow.session, user_id, str(cookie.get("fp", "")), generation)
     g.console_user = user
     return user
 

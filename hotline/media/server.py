@@ -39,7 +39,13 @@ from hotline.media import protocol
 from hotline.media.config import MEDIA_PATH, MediaSettings
 from hotline.media.exchange import Expectation, SpeechExchange
 from hotline.media.session import CallSession, MediaStats
-from hotline.media.tokens import PARAMETER, token_matches
+from hotline.media.tokens import (
+    PARAMETER,
+    MemoryUsedTokens,
+    RedisUsedTokens,
+    UsedTokens,
+    check_token,
+)
 from hotline.speech.audio import mulaw_to_pcm16
 from hotline.speech.engines import parse_config
 from hotline.speech.recognizers import Stream
@@ -66,6 +72,7 @@ class MediaServer:
         grammars: StepGrammars | None = None,
         config: MediaSettings | None = None,
         workers: int | None = None,
+        used_tokens: UsedTokens | None = None,
     ) -> None:
         self.services = services
         self.config = config or MediaSettings.from_env(services.settings)
@@ -74,6 +81,10 @@ class MediaServer:
         self.grammars = grammars or services.step_grammars
         self.pool = ThreadPoolExecutor(workers or os.cpu_count() or 2, "media-decode")
         self.stats = MediaStats()
+        # Each stream token opens one stream: shared in Redis, or this process's memory.
+        self.used_tokens = used_tokens or (
+            RedisUsedTokens(services.redis) if services.redis is not None else MemoryUsedTokens()
+        )
         # Set on SIGTERM (or `begin_shutdown`): new streams and the health check get 503.
         self.shutting_down = False
 
@@ -187,9 +198,9 @@ class MediaServer:
                     self.stats.add("bad_messages")
                     continue
                 if isinstance(message, protocol.Start) and session is None:
-                    token = message.custom_parameters.get(PARAMETER, "")
-                    if not token_matches(self.config.token, message.call_sid, token):
-                        log.warning("call %s: stream token missing or wrong", message.call_sid)
+                    refusal = await self._refuse_token(message)
+                    if refusal:
+                        log.warning("call %s: stream token %s", message.call_sid, refusal)
                         self.stats.add("bad_tokens")
                         metrics.stream_refused("token")
                         await connection.close(1008, "bad stream token")
@@ -210,6 +221,19 @@ class MediaServer:
         finally:
             if session is not None:
                 await session.close()
+
+    async def _refuse_token(self, start: protocol.Start) -> str:
+        """Why this start's token opens no stream ("" when it does, and is now used)."""
+        token = start.custom_parameters.get(PARAMETER, "")
+        now = time.time()
+        remaining = check_token(self.config.token, start.call_sid, token, now)
+        if remaining is None:
+            return "missing, wrong or expired"
+        loop = asyncio.get_running_loop()  # Redis answers in a pool thread, not on the loop
+        claimed = await loop.run_in_executor(
+            self.pool, self.used_tokens.claim, token, remaining, now
+        )
+        return "" if claimed else "already used by another stream"
 
     def _start(self, start: protocol.Start) -> CallSession:
         if start.encoding != protocol.MULAW or start.sample_rate != protocol.RATE:

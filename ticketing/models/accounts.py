@@ -51,6 +51,10 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Each console session remembers the generation it began in; logging out, a password
+    # change or reset and disabling raise it, so every older session cookie stops working
+    # (the cookie is signed, not stored, so only the server can end it).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     region: Mapped[Region | None] = relationship()
     department: Mapped[Department | None] = relationship()

@@ -1,8 +1,10 @@
 """Console accounts: password hashing, creating users, logging in with a lockout.
 
 Each change to an account (`add_user`, `authenticate`, `change_password`, `unlock`,
-`set_password`, `set_active`) is a use case: it takes the unit of work the edge opened and
-commits it, its audit row with it. The look-ups (`find_user`, `list_users`, ...) only read.
+`set_password`, `set_active`, `end_sessions`) is a use case: it takes the unit of work the
+edge opened and commits it, its audit row with it. The look-ups (`find_user`, `list_users`,
+...) only read. A console session is valid while the account's `session_generation` is the
+one it began in: logging out, a password change or reset and disabling raise it.
 
 Passwords are hashed with the standard library's scrypt, so the core needs no extra
 package. The stored string names its parameters (`scrypt$n$r$p$salt$hash`), so they can be
@@ -386,6 +388,7 @@ def change_password(
         raise InvalidInput("The new password must differ from the current one.")
     check_new_password(new_password, user.username)
     user.password_hash = hash_password(new_password)
+    _bump_generation(user)
     record_change(
         session,
         Actor.user(user.id).coming_from(source),
@@ -407,16 +410,20 @@ def set_password(
     user.password_hash = hash_password(new_password)
     user.locked_until = None
     user.failed_logins = 0
+    _bump_generation(user)
     record_change(session, actor, "user.password_reset", now, target=f"user:{user.username}")
     uow.commit()
     return user
 
 
 def set_active(uow: UnitOfWork, username: str, active: bool, actor: Actor, now: datetime) -> User:
-    """Enable or disable an account; a disabled account cannot log in."""
+    """Enable or disable an account; a disabled account cannot log in, and its sessions
+    end for good (enabling it again does not bring them back)."""
     session = uow.session
     user = get_user(session, username)
     user.active = active
+    if not active:
+        _bump_generation(user)
     action = "user.enable" if active else "user.disable"
     record_change(session, actor, action, now, target=f"user:{user.username}")
     uow.commit()
@@ -428,11 +435,33 @@ def count_users(session: Session) -> int:
     return int(session.scalar(select(func.count(User.id))) or 0)
 
 
-def logged_in_user(session: Session, user_id: int, fingerprint: str) -> User | None:
+def end_sessions(uow: UnitOfWork, user_id: int) -> None:
+    """Log a user out on the server: every session cookie issued so far stops working.
+
+    Called on logout. The generation is per account, so logging out on one device ends the
+    user's sessions on the others as well; a copied cookie is worthless either way. Not
+    audited: a logout is not an administrative change.
+    """
+    user = uow.session.get(User, user_id)
+    if user is not None:
+        _bump_generation(user)
+        uow.commit()
+
+
+def _bump_generation(user: User) -> None:
+    # Two bumps racing may both write the same next value; either way it is past the
+    # generation every earlier cookie carries, which is all that matters.
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def logged_in_user(
+    session: Session, user_id: int, fingerprint: str, generation: int
+) -> User | None:
     """The active user a login session names, if its password is still the one it logged
-    in with (`session_fingerprint`); None otherwise."""
+    in with (`session_fingerprint`) and it was not ended since (`session_generation`, the
+    generation the session began in); None otherwise."""
     user = session.get(User, user_id)
-    if user is None or not user.active:
+    if user is None or not user.active or user.session_generation != generation:
         return None
     if not hmac.compare_digest(fingerprint, session_fingerprint(user)):
         return None

@@ -21,6 +21,7 @@ from tests.conftest import FixedClock
 from tests.hotline.console.conftest import TEST_PASSWORDS, Login, csrf_token, post
 from ticketing.models.accounts import AuditEntry, User, UserRole
 from ticketing.people import accounts
+from ticketing.vocabulary.events import Actor
 
 pytestmark = pytest.mark.functional
 
@@ -195,6 +196,59 @@ def test_logout_ends_the_session(client: FlaskClient, login: Login) -> None:
     assert response.status_code == 302
     assert response.headers["Location"] == "/login"
     assert client.get("/account").headers["Location"] == "/login?next=/account"
+
+
+def _session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("hotline_session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_session_cookie_copied_before_logout_is_refused_after_it(
+    app: Flask, login: Login, services: Services
+) -> None:
+    """The cookie is signed, not stored: logout must end the session on the server too."""
+    client = login(app.test_client(), "agent")
+    copied = _session_cookie(client)
+    assert post(client, "/logout").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("hotline_session", copied)
+    refused = replay.get("/account")
+    assert refused.status_code == 302
+    assert refused.headers["Location"] == "/login?next=/account"
+    assert replay.get("/console/queue").status_code == 302
+    # a fresh login works again, and its cookie is a new one
+    again = login(app.test_client(), "agent")
+    assert again.get("/account").status_code == 200
+    assert _session_cookie(again) != copied
+
+
+def test_an_account_disabled_and_enabled_again_keeps_its_old_sessions_ended(
+    app: Flask, login: Login, services: Services
+) -> None:
+    """Disabling ends every session for good: enabling the account does not revive them."""
+    client = login(app.test_client(), "dispatcher")
+    copied = _session_cookie(client)
+    now = services.clock()
+    with services.uow() as uow:
+        accounts.set_active(uow, "dispatcher", False, Actor.cli("test"), now)
+    with services.uow() as uow:
+        accounts.set_active(uow, "dispatcher", True, Actor.cli("test"), now)
+    assert client.get("/account").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("hotline_session", copied)
+    assert replay.get("/account").status_code == 302
+
+
+def test_an_administrators_password_reset_ends_the_users_sessions(
+    app: Flask, login: Login, services: Services
+) -> None:
+    client = login(app.test_client(), "agent")
+    with services.uow() as uow:
+        accounts.set_password(
+            uow, "agent", "a-reset-long-password", Actor.cli("test"), services.clock()
+        )
+    assert client.get("/account").status_code == 302
 
 
 def test_a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing(

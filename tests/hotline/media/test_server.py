@@ -26,6 +26,7 @@ from hotline.bootstrap import Services
 from hotline.media.config import MediaSettings
 from hotline.media.exchange import Expectation, MemorySpeechExchange, SpeechExchange
 from hotline.media.server import MediaServerHandle
+from hotline.media.tokens import stream_token
 from hotline.simulator.media_client import MediaStreamClient
 from tests.conftest import ROOT
 from tests.hotline.media.conftest import TOKEN, WAIT, eventually, redis_exchange, speech
@@ -313,6 +314,54 @@ def test_a_stream_claiming_a_call_without_its_token_is_dropped(
 
         with pytest.raises(ConnectionClosed):
             keep_speaking()
+    assert exchange.wait(call, "2", 0.5) is None
+    assert media_server.stats.bad_tokens == 1
+
+
+def _refused(client: MediaStreamClient) -> None:
+    """Speak until the server closes the stream (it drops a refused start)."""
+
+    def keep_speaking() -> None:
+        for _ in range(50):
+            client.send_wav(speech("yes_en_us"))
+            time.sleep(0.05)
+
+    with pytest.raises(ConnectionClosed):
+        keep_speaking()
+
+
+def test_a_stream_token_opens_one_stream_only(
+    media_server: MediaServerHandle, exchange: MemorySpeechExchange, services: Services
+) -> None:
+    """Whoever saw the TwiML or the first start cannot open a second stream for the call."""
+    app = create_app(services=services)
+    before = scrape(app)
+    call = new_call()
+    token = stream_token(TOKEN, call)
+    exchange.expect(Expectation(call, "2", "en-US", "yesno"))
+    with MediaStreamClient(media_server.url(), TOKEN, timeout=10.0) as first:
+        first.open(call, {"t": token})
+        assert eventually(lambda: media_server.stats.active_calls == 1)
+        with MediaStreamClient(media_server.url(), TOKEN, timeout=10.0) as second:
+            second.open(call, {"t": token})
+            _refused(second)
+        first.send_wav(speech("yes_en_us"))  # the first stream is not disturbed
+        result = exchange.wait(call, "2", timeout=WAIT)
+    assert result is not None
+    assert result["value"] == "yes"
+    assert media_server.stats.bad_tokens == 1
+    assert moved(before, scrape(app), "hotline_media_streams_refused_total", reason="token") == 1
+
+
+def test_an_expired_stream_token_is_refused(
+    media_server: MediaServerHandle, exchange: MemorySpeechExchange
+) -> None:
+    call = new_call()
+    exchange.expect(Expectation(call, "2", "en-US", "yesno"))
+    expired = stream_token(TOKEN, call, expires_at=int(time.time()) - 1)
+    with MediaStreamClient(media_server.url(), TOKEN, timeout=10.0) as client:
+        client.open(call, {"t": expired})
+        _refused(client)
     assert exchange.wait(call, "2", 0.5) is None
     assert media_server.stats.bad_tokens == 1
 
