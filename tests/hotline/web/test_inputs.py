@@ -221,6 +221,7 @@ CONSOLE_FIELDS = (
         "east",
     ],
 )
+SIGNED = ("/twilio/", "/api/")  # the routes Twilio calls, signed as it signs them
 CALL_SIDS = tuple(f"CA{n:032d}" for n in range(3))  # a few calls, so steps find them
 TWILIO_BASE: dict[str, bytes] = {
     "AccountSid": b"AC" + b"0" * 32,
@@ -299,7 +300,7 @@ class Fuzzer:
         return list(form.items())
 
     def send(self, data: st.DataObject, rule: Rule, method: str, who: str) -> None:
-        twilio = rule.rule.startswith("/twilio/")
+        twilio = rule.rule.startswith(SIGNED)
         path = self.path_for(data, rule)
         query = urlencode(self.fields(data, CONSOLE_FIELDS[-12:]) if not twilio else [])
         form = self.twilio_fields(data) if twilio else self.fields(data, CONSOLE_FIELDS)
@@ -330,8 +331,7 @@ class Fuzzer:
         ):
             query = flask_request.query_string.decode()
             url = f"{PUBLIC_BASE_URL}{flask_request.path}" + (f"?{query}" if query else "")
-            form = flask_request.form if method == "POST" else {}
-            return str(self.validator.compute_signature(url, form))
+            return str(self.validator.compute_signature(url, flask_request.form))
 
 
 def urlencode(pairs: list[tuple[str, bytes]]) -> str:
@@ -362,7 +362,7 @@ def _rules(app: Flask, twilio: bool) -> list[Rule]:
     return [
         rule
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/twilio/") == twilio and rule.endpoint not in SKIPPED
+        if rule.rule.startswith(SIGNED) == twilio and rule.endpoint not in SKIPPED
     ]
 
 
