@@ -8,7 +8,9 @@ at the edge, so a new route is covered without remembering anything:
 - Every query, form and path value (and uploaded file name) is refused with 400 when it
   holds a NUL byte or a lone surrogate half: no person types either, and neither can be
   stored. Refused, not cleaned, because silently changing what was sent would store
-  something nobody said, and a Twilio signature covers the exact bytes anyway.
+  something nobody said, and a Twilio signature covers the exact bytes anyway. (Werkzeug
+  decodes invalid UTF-8, a surrogate's bytes included, to U+FFFD, so a surrogate half
+  reaches us only if that ever changes; the check costs nothing.)
 - The `int` URL converter matches only 0..2^31-1, so `/attachments/2147483648` is a 404
   like any other id that names nothing; `query_id` does the same for ids in a query string
   (a 400 there, since the page itself exists).
