@@ -11,7 +11,7 @@ from hotline.bootstrap import Services, bootstrap
 from hotline.jobs.queue import QUEUE_NAMES, RqJobQueue
 from hotline.metrics import views as metrics_views
 from hotline.settings import Settings
-from hotline.web import request_ids
+from hotline.web import inputs, request_ids
 from hotline.web.context import EXTENSION
 from ticketing.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
 
@@ -32,12 +32,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from hotline.api import views
     from hotline.telephony import webhooks
 
+    inputs.install_converters(app)  # before the first route: ids fit the database
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(views.bp)
     _register_errors(app)
     from hotline import console
 
     console.register(app)  # after the JSON error handlers, which it wraps
+    inputs.install(app)  # after the console's body-size check: no value is unstorable
     # After the console: their before-request hooks go first, to time and name it all.
     jobs = services.jobs
     queues = {n: jobs.queue(n) for n in QUEUE_NAMES} if isinstance(jobs, RqJobQueue) else {}

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hotline.console.base import actor, console_blueprint, require_role
 from hotline.web.context import app_services
+from hotline.web.inputs import query_id
 from ticketing.admin import queries
 from ticketing.admin import services as admin
 from ticketing.admin.grid_import import import_grids
@@ -199,7 +200,7 @@ def category_save(code: str) -> Page:
 @bp.get("/audit")
 @admin_only
 def audit() -> Page:
-    before = request.args.get("before", type=int)
+    before = query_id("before")
     with app_services().uow() as uow:
         entries = recent_changes(uow.session, AUDIT_PAGE, before=before)
     older = entries[-1].id if len(entries) == AUDIT_PAGE else None

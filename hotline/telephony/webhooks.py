@@ -8,6 +8,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from hotline.voice import calls
 from hotline.voice.inputs import CallRequest
 from hotline.web.context import app_services
+from hotline.web.inputs import query_id
 from hotline.web.signatures import twilio_signed
 from ticketing.inbox import services as sms_inbox
 from ticketing.notices import outbox
@@ -89,9 +90,7 @@ def sms_incoming() -> Response:
 @twilio_signed
 def sms_status() -> tuple[str, int]:
     fields = _require("MessageSid", "MessageStatus")
-    ref = request.args.get("ref")
-    if ref is not None and not (ref.isdigit() and len(ref) < 12):
-        abort(400, description=f"ref must be an outbox message id, not {ref[:20]!r}")
+    ref = query_id("ref")  # the outbox message's id, in the callback URL we gave Twilio
     services = app_services()
     with services.uow() as uow:
         outbox.record_sms_status(
@@ -100,6 +99,6 @@ def sms_status() -> tuple[str, int]:
             fields["MessageStatus"],
             request.form.get("ErrorCode"),
             services.clock(),
-            message_id=int(ref) if ref else None,
+            message_id=ref,
         )
     return "", 204

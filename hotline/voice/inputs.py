@@ -51,7 +51,7 @@ def event_for(
         return engine.Recorded(
             params["RecordingUrl"],
             params.get("RecordingSid"),
-            int(params.get("RecordingDuration") or 0),
+            _seconds(params.get("RecordingDuration", "")),
         )
     digits = params.get("Digits", "")
     if digits and not params.get("RecordingUrl"):
@@ -77,6 +77,14 @@ def event_for(
     )
     label = _label(grammar, value)
     return engine.Speech(heard.text, value, heard.confidence, label)
+
+
+def _seconds(value: str) -> int:
+    """Twilio's RecordingDuration, whole seconds; anything else (a forged or garbled
+    field) is 0, "unknown", as for a skipped recording: the call goes on either way."""
+    if value.isascii() and value.isdigit() and len(value) <= 6:
+        return int(value)
+    return 0
 
 
 def _listening(flow: Flow, node: Node, state: engine.State) -> engine.Listen | None:
