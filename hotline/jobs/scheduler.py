@@ -59,7 +59,7 @@ class Lease:
         self.redis = redis
         self.key = key
         self.millis = seconds * 1000
-        self.holder = f"{uuid.uuid4().hex}"
+        self.holder = uuid.uuid4().hex
 
     def acquire(self) -> bool:
         """Take the lease if nobody holds it, or keep it if we do; False otherwise."""
@@ -89,7 +89,7 @@ class Scheduler:
         self.tick = tick
         self.every = every
         self.redis = redis
-        self.lease = Lease(redis) if redis else None  # renewed every 10 s on a thread
+        self.lease = Lease(redis) if redis is not None else None  # renewed every 10 s
         self.on_tick = on_tick
         self.now = now
         self.stopping = threading.Event()
