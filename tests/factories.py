@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.bootstrap import Services
 from hotline.simulator.caller import Simulator
@@ -25,6 +25,7 @@ from ticketing.cases import intake
 from ticketing.models.cases import Ticket
 from ticketing.models.people import GridAssignment, Staff
 from ticketing.models.places import Grid
+from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.unit_of_work import UnitOfWork
 from ticketing.vocabulary.roles import AssignmentRole
 
@@ -122,3 +123,28 @@ def report_by_phone(
     and its assignee's phone (the member who gets the SMS)."""
     case = simulator.call(caller, keys).as_json()
     return case["case_number"], case["assignee_phone"]
+
+
+def queued_receipt(
+    session_factory: sessionmaker[Session],
+    now: datetime,
+    *,
+    body: str = "您的工单已受理",
+    status: SmsStatus = SmsStatus.QUEUED,
+) -> int:
+    """A caller's receipt put straight in the outbox (no outbox hook): the row waits, and
+    no job runs until the test runs one. Returns its id."""
+    with UnitOfWork(session_factory) as uow:
+        message = SmsMessage(
+            direction=SmsDirection.OUTBOUND,
+            to_number=CALLER,
+            from_number="",
+            body=body,
+            status=status,
+            purpose="caller_receipt",
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(message)
+        uow.commit()
+        return message.id

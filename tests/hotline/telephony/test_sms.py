@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -35,12 +35,11 @@ from hotline.settings import Settings
 from hotline.simulator.caller import FlaskTransport, Simulator
 from hotline.telephony.sms import SendResult, TwilioSmsSender, twilio_client
 from tests.conftest import PUBLIC_BASE_URL, TEST_TOKEN, FixedClock
-from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101
+from tests.factories import CALLER, EN_STREET_LIGHT_IN_1101, queued_receipt
 from tests.twilio_stub import INVALID_TO_NUMBER, StubRequest, TwilioStub
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.notices import outbox
 from ticketing.notices.outbox import MAX_SEND_ATTEMPTS
-from ticketing.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -112,25 +111,6 @@ def _outbound(services: Services) -> dict[str, SmsMessage]:
 
 def _by_recipient(requests: list[StubRequest]) -> dict[str, StubRequest]:
     return {r.form["To"]: r for r in requests}
-
-
-def _queued_receipt(session_factory: sessionmaker[Session], now: datetime) -> int:
-    """A caller's receipt in the outbox, through no outbox hook: the row is queued but no
-    job runs until the test runs it."""
-    with UnitOfWork(session_factory) as uow:
-        message = SmsMessage(
-            direction=SmsDirection.OUTBOUND,
-            to_number=CALLER,
-            from_number="",
-            body="您的工单已受理",
-            status=SmsStatus.QUEUED,
-            purpose="caller_receipt",
-            created_at=now,
-            updated_at=now,
-        )
-        uow.session.add(message)
-        uow.commit()
-    return message.id
 
 
 def _status_callback(sid: str, status: str, to: str) -> dict[str, str]:
@@ -413,7 +393,7 @@ def test_running_the_send_job_twice_sends_once(
     services: Services, session_factory: sessionmaker[Session], stub: TwilioStub
 ) -> None:
     now = services.clock()
-    message_id = _queued_receipt(session_factory, now)
+    message_id = queued_receipt(session_factory, now)
 
     tasks.send_sms(message_id)
     tasks.send_sms(message_id)
@@ -507,7 +487,7 @@ def test_a_delivery_callback_that_beats_the_workers_commit_still_lands(
     """Twilio may call back before the worker has stored the SID its POST answered; the
     callback URL names our message, so the status is not lost (it stayed `sending`)."""
     now = services.clock()
-    message_id = _queued_receipt(session_factory, now)
+    message_id = queued_receipt(session_factory, now)
     with services.uow() as uow:
         outgoing = outbox.claim_for_sending(uow, message_id, now)
     assert outgoing is not None

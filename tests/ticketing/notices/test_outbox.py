@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FixedClock
-from tests.factories import CALLER, NOW, open_case
+from tests.factories import CALLER, NOW, open_case, queued_receipt
 from ticketing.exceptions import NotFound
 from ticketing.models.sms import SmsDirection, SmsMessage, SmsStatus
 from ticketing.notices import outbox
@@ -108,25 +108,6 @@ def test_the_backlog_counts_what_waits_and_since_when(
 BODY = "【热线】您的工单2611270001已受理。"
 
 
-def _one_queued(
-    session_factory: sessionmaker[Session], status: SmsStatus = SmsStatus.QUEUED
-) -> int:
-    with UnitOfWork(session_factory) as uow:
-        message = SmsMessage(
-            direction=SmsDirection.OUTBOUND,
-            to_number=CALLER,
-            from_number="",
-            body=BODY,
-            status=status,
-            purpose="caller_receipt",
-            created_at=NOW,
-            updated_at=NOW,
-        )
-        uow.session.add(message)
-        uow.commit()
-        return message.id
-
-
 def _row(session_factory: sessionmaker[Session], message_id: int) -> SmsMessage:
     with UnitOfWork(session_factory) as uow:
         row = uow.session.get(SmsMessage, message_id)
@@ -162,7 +143,7 @@ def statements(session_factory: sessionmaker[Session]) -> Iterator[Statements]:
 def test_a_queued_message_is_claimed_once_in_one_statement(
     session_factory: sessionmaker[Session], statements: Statements
 ) -> None:
-    message_id = _one_queued(session_factory)
+    message_id = queued_receipt(session_factory, NOW, body=BODY)
     statements.sql.clear()
 
     with UnitOfWork(session_factory) as uow:
@@ -194,7 +175,7 @@ def test_the_providers_answer_is_recorded_in_one_statement(
     answered: SmsStatus,
     expected: SmsStatus,
 ) -> None:
-    message_id = _one_queued(session_factory)
+    message_id = queued_receipt(session_factory, NOW, body=BODY)
     with UnitOfWork(session_factory) as uow:
         outbox.claim_for_sending(uow, message_id, NOW)
     statements.sql.clear()
@@ -211,7 +192,7 @@ def test_the_providers_answer_is_recorded_in_one_statement(
 def test_recording_the_answer_never_moves_a_message_back(
     session_factory: sessionmaker[Session],
 ) -> None:
-    message_id = _one_queued(session_factory, SmsStatus.DELIVERED)
+    message_id = queued_receipt(session_factory, NOW, body=BODY, status=SmsStatus.DELIVERED)
     with UnitOfWork(session_factory) as uow:
         outbox.mark_sent(uow, message_id, "SM" + "2" * 32, SmsStatus.SENDING, NOW)
     row = _row(session_factory, message_id)
@@ -229,7 +210,7 @@ def test_two_workers_claiming_the_same_message_at_once_send_it_once(db_engine: E
     """Each worker on a connection of its own, committed for real (not in the test's
     rolled-back transaction): the second claim waits for the first and finds it taken."""
     factory = sessionmaker(db_engine, expire_on_commit=False)
-    message_id = _one_queued(factory)
+    message_id = queued_receipt(factory, NOW, body=BODY)
     start = threading.Barrier(2)
     claims: list[OutgoingSms | None] = []
 
