@@ -9,6 +9,7 @@ Redis answers when configured, and every configured speech model is on disk.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from alembic.runtime.migration import MigrationContext
@@ -28,9 +29,15 @@ class Check:
     detail: str
 
 
+@cache
+def _head() -> str | None:
+    """The newest migration this code ships: read from disk once a process, not on every
+    probe (a load balancer asks every few seconds)."""
+    return ScriptDirectory(str(schema.SCRIPTS)).get_current_head()
+
+
 def _database(services: Services) -> tuple[Check, Check]:
-    head = ScriptDirectory.from_config(schema.alembic_config(services.settings.database_url))
-    want = head.get_current_head()
+    want = _head()
     try:
         # Through a session, as every request reads: on the pool in production, on the
         # connection a test binds its sessions to.
